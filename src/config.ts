@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Configuration, parsed once from the environment at the edge. Only this module reads
+ * `process.env`. A bad value stops start-up with one line per offending variable.
+ */
+
+const list = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((value) => (value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value)));
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((value) => (value === undefined || value.trim() === '' ? String(fallback) : value.trim()))
+    .pipe(z.coerce.number<string>().int().min(min).max(max));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(3000, 0, 65535),
+  HOST: optionalText,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  LOG_PRETTY: z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).optional(),
+  JWT_SECRET: optionalText,
+  JWT_PUBLIC_KEY: optionalText,
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  API_KEYS: list,
+  REQUIRE_SIGNED_REQUESTS: bool(false),
+  ALLOWED_ORIGINS: list,
+  CHAT_SESSIONS_DIR: z.string().trim().min(1).default('./chat_sessions'),
+  RATE_LIMIT_HTTP_PER_MINUTE: int(100, 1, 10_000_000),
+  RATE_LIMIT_WS_MESSAGES_PER_MINUTE: int(1000, 1, 10_000_000),
+  RATE_LIMIT_WS_CONNECTIONS_PER_MINUTE: int(100, 1, 10_000_000),
+  MAX_BODY_BYTES: int(100 * 1024, 1024, 50 * 1024 * 1024),
+  MAX_HTTP_BUFFER_SIZE: int(1024 * 1024, 1024, 100 * 1024 * 1024),
+  MAX_MESSAGE_BYTES: int(10 * 1024, 1, 1024 * 1024),
+  ALLOW_ANONYMOUS: z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).optional(),
+  EVENT_WEBHOOK_URL: optionalText.pipe(z.url().optional()),
+  EVENT_WEBHOOK_TIMEOUT_MS: int(5000, 100, 60_000),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+  TRUST_PROXY: optionalText,
+});
+
+export type Environment = 'development' | 'production' | 'test';
+
+export interface Config {
+  readonly env: Environment;
+  readonly isProduction: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly log: { readonly level: string; readonly pretty: boolean };
+  readonly jwt: {
+    /** HS256 secret. Generated per process in development when not configured. */
+    readonly secret: string;
+    readonly secretGenerated: boolean;
+    /** PEM public key for RS256/ES256 tokens, when configured. */
+    readonly publicKey: string | undefined;
+    readonly issuer: string | undefined;
+    readonly audience: string | undefined;
+  };
+  readonly apiKeys: readonly string[];
+  /** True when no API key is configured outside production: delivery endpoints are open. */
+  readonly openDelivery: boolean;
+  readonly requireSignedRequests: boolean;
+  readonly allowedOrigins: readonly string[];
+  readonly chatSessionsDir: string;
+  readonly rateLimits: {
+    readonly httpPerMinute: number;
+    readonly wsMessagesPerMinute: number;
+    readonly wsConnectionsPerMinute: number;
+  };
+  readonly maxBodyBytes: number;
+  readonly maxHttpBufferSize: number;
+  readonly maxMessageBytes: number;
+  readonly allowAnonymous: boolean;
+  readonly eventWebhook: { readonly url: string | undefined; readonly timeoutMs: number };
+  readonly shutdownTimeoutMs: number;
+  /** Express `trust proxy` setting: false, a hop count, or a list of addresses. */
+  readonly trustProxy: boolean | number | string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const truthy = (value: string | undefined, fallback: boolean) =>
+  value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value);
+
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+/**
+ * Parses and validates the environment. Throws ConfigError naming every bad variable.
+ * `env` defaults to `process.env`; tests pass their own object.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+  const problems: string[] = [];
+
+  if (isProduction) {
+    if (e.API_KEYS.length === 0) problems.push('API_KEYS: required when NODE_ENV=production');
+    e.API_KEYS.forEach((key, index) => {
+      if (key.length < 16) problems.push(`API_KEYS: key #${index + 1} is shorter than 16 characters`);
+    });
+    if (!e.JWT_SECRET && !e.JWT_PUBLIC_KEY) {
+      problems.push('JWT_SECRET: required when NODE_ENV=production (at least 32 bytes)');
+    }
+    if (truthy(e.ALLOW_ANONYMOUS, false)) {
+      problems.push('ALLOW_ANONYMOUS: anonymous sockets are a development convenience and are refused in production');
+    }
+  }
+  if (e.JWT_SECRET !== undefined && Buffer.byteLength(e.JWT_SECRET) < 32 && isProduction) {
+    problems.push('JWT_SECRET: must be at least 32 bytes when NODE_ENV=production');
+  }
+  if (e.JWT_PUBLIC_KEY !== undefined && !e.JWT_PUBLIC_KEY.includes('BEGIN PUBLIC KEY')) {
+    problems.push('JWT_PUBLIC_KEY: must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+  }
+  for (const origin of e.ALLOWED_ORIGINS) {
+    if (origin === '*') {
+      problems.push('ALLOWED_ORIGINS: "*" is not allowed; list the origins that may call the server');
+    } else if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      problems.push(`ALLOWED_ORIGINS: "${origin}" is not an origin (scheme://host[:port], no path)`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const port = e.PORT;
+  const allowedOrigins =
+    e.ALLOWED_ORIGINS.length > 0 || isProduction
+      ? e.ALLOWED_ORIGINS
+      : [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+
+  const config: Config = {
+    env: e.NODE_ENV,
+    isProduction,
+    port,
+    // Development is open by default, so it listens on loopback only unless told otherwise.
+    host: e.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
+    log: {
+      level: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
+      pretty: truthy(e.LOG_PRETTY, e.NODE_ENV === 'development'),
+    },
+    jwt: {
+      secret: e.JWT_SECRET ?? randomBytes(48).toString('base64url'),
+      secretGenerated: e.JWT_SECRET === undefined,
+      publicKey: e.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+    },
+    apiKeys: Object.freeze([...e.API_KEYS]),
+    openDelivery: !isProduction && e.API_KEYS.length === 0,
+    requireSignedRequests: e.REQUIRE_SIGNED_REQUESTS,
+    allowedOrigins: Object.freeze(allowedOrigins),
+    chatSessionsDir: e.CHAT_SESSIONS_DIR,
+    rateLimits: {
+      httpPerMinute: e.RATE_LIMIT_HTTP_PER_MINUTE,
+      wsMessagesPerMinute: e.RATE_LIMIT_WS_MESSAGES_PER_MINUTE,
+      wsConnectionsPerMinute: e.RATE_LIMIT_WS_CONNECTIONS_PER_MINUTE,
+    },
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    maxHttpBufferSize: e.MAX_HTTP_BUFFER_SIZE,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    allowAnonymous: truthy(e.ALLOW_ANONYMOUS, !isProduction),
+    eventWebhook: { url: e.EVENT_WEBHOOK_URL, timeoutMs: e.EVENT_WEBHOOK_TIMEOUT_MS },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+
+/**
+ * Zod schemas of every REST body and socket payload. They are the single source for
+ * validation, for the TypeScript types clients import, and for /openapi.json.
+ */
+
+/** Names Socket.IO reserves, plus `error`, which carries this server's error reports. */
+export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([
+  'connect',
+  'connect_error',
+  'disconnect',
+  'disconnecting',
+  'newListener',
+  'removeListener',
+  'error',
+]);
+
+export const eventNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1-64 characters of letters, digits and :_.-')
+  .refine((name) => !RESERVED_EVENT_NAMES.has(name), 'is reserved by Socket.IO or this server')
+  .meta({ description: 'Event name a publisher may use', example: 'notification' });
+
+export const roomNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits and _.:-')
+  .meta({ description: 'Room name', example: 'news' });
+
+export const userIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\s/\\]+$/, 'must not contain whitespace or slashes')
+  .meta({ description: 'Application user id', example: 'user-123' });
+
+export const tenantIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of letters, digits and _.-')
+  .meta({ description: 'Tenant id; scopes user rooms so tenants never see each other', example: 'acme' });
+
+/** Any JSON value a publisher sends along; forwarded to sockets as is. */
+const jsonPayload = z.unknown().meta({ description: 'Any JSON value, delivered as sent' });
+
+export const notifyBodySchema = z
+  .record(z.string(), z.unknown())
+  .meta({
+    id: 'NotifyRequest',
+    description: 'Any JSON object; delivered as the `notification` event with `id` and `timestamp` added when absent',
+    example: { title: 'New Message', message: 'You have a new message', type: 'info' },
+  });
+
+export const pushBodySchema = z
+  .object({
+    userId: userIdSchema.optional(),
+    userIds: z.array(userIdSchema).min(1).max(1000).optional(),
+    tenantId: tenantIdSchema.optional(),
+    event: eventNameSchema.default('notification'),
+    data: jsonPayload.default({}),
+  })
+  .refine((body) => (body.userId === undefined) !== (body.userIds === undefined), {
+    message: 'exactly one of userId or userIds is required',
+    path: ['userId'],
+  })
+  .meta({ id: 'PushRequest' });
+
+export const broadcastBodySchema = z
+  .object({ event: eventNameSchema.default('notification'), data: jsonPayload.default({}) })
+  .meta({ id: 'BroadcastRequest' });
+
+export const roomBodySchema = z
+  .object({ room: roomNameSchema, event: eventNameSchema.default('notification'), data: jsonPayload.default({}) })
+  .meta({ id: 'RoomRequest' });
+
+export type NotifyBody = z.infer<typeof notifyBodySchema>;
+export type PushBody = z.infer<typeof pushBodySchema>;
+export type BroadcastBody = z.infer<typeof broadcastBodySchema>;
+export type RoomBody = z.infer<typeof roomBodySchema>;
+
+// ---- Responses (documented in /openapi.json; handlers build them with these types) ----
+
+const isoTimestamp = z.string().meta({ description: 'ISO 8601 timestamp', example: '2026-01-01T00:00:00.000Z' });
+
+export const notifyResponseSchema = z
+  .object({
+    message: z.literal('Notification sent successfully'),
+    recipients: z.number().int(),
+    id: z.string(),
+    timestamp: isoTimestamp,
+  })
+  .meta({ id: 'NotifyResponse' });
+
+export const pushResponseSchema = z
+  .object({
+    success: z.literal(true),
+    delivered: z.boolean(),
+    recipients: z.number().int(),
+    messageId: z.string(),
+    timestamp: isoTimestamp,
+  })
+  .meta({ id: 'PushResponse' });
+
+export const deliveryResponseSchema = z
+  .object({
+    success: z.literal(true),
+    recipients: z.number().int(),
+    messageId: z.string(),
+    timestamp: isoTimestamp,
+  })
+  .meta({ id: 'DeliveryResponse' });
+
+export const healthResponseSchema = z
+  .object({
+    status: z.enum(['healthy', 'shutting_down']),
+    connections: z.number().int().optional(),
+    uptime: z.number().optional(),
+    timestamp: isoTimestamp,
+  })
+  .meta({ id: 'HealthResponse' });
+
+export const statusResponseSchema = z
+  .object({
+    success: z.literal(true),
+    status: z.literal('ok'),
+    connections: z.number().int(),
+    activeConnections: z.number().int(),
+    activeUsers: z.number().int(),
+    rooms: z.number().int(),
+    uptime: z.number(),
+    memory: z.object({ rss: z.number(), heapTotal: z.number(), heapUsed: z.number(), external: z.number() }),
+    timestamp: isoTimestamp,
+  })
+  .meta({ id: 'StatusResponse' });
+
+export const errorResponseSchema = z
+  .object({
+    success: z.literal(false),
+    error: z.string(),
+    code: z.string(),
+    requestId: z.string(),
+    message: z.string().optional(),
+    retryAfter: z.number().optional(),
+  })
+  .meta({ id: 'ErrorResponse' });
+
+export type NotifyResponse = z.infer<typeof notifyResponseSchema>;
+export type PushResponse = z.infer<typeof pushResponseSchema>;
+export type DeliveryResponse = z.infer<typeof deliveryResponseSchema>;
+export type StatusResponse = z.infer<typeof statusResponseSchema>;

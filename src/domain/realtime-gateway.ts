@@ -1,0 +1,27 @@
+/**
+ * The port through which HTTP (and any other non-socket code) reaches connected
+ * clients. The composition root injects the Socket.IO implementation; `http/` never
+ * imports `realtime/`.
+ *
+ * Every method resolves to the number of sockets the event was handed to on this node
+ * (or, once clustered, across nodes). Delivery is at-most-once: a socket that drops
+ * while the packet is in flight does not get it again from here.
+ */
+export interface RealtimeGateway {
+  /** Emits to every connected socket. */
+  broadcast(event: string, payload: unknown): Promise<number>;
+  /** Emits to every socket of the given users (within a tenant, when given). */
+  emitToUsers(target: { userIds: readonly string[]; tenantId?: string | undefined }, event: string, payload: unknown): Promise<number>;
+  /** Emits to every socket in a room. */
+  emitToRoom(room: string, event: string, payload: unknown): Promise<number>;
+  /** Live counts, from Socket.IO's own rooms (the source of truth for who is connected). */
+  stats(): Promise<RealtimeStats>;
+  /** Number of sockets the user has open (within a tenant, when given). */
+  connectionsOf(userId: string, tenantId?: string): Promise<number>;
+}
+
+export interface RealtimeStats {
+  connections: number;
+  users: number;
+  rooms: number;
+}

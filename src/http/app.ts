@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import cors from 'cors';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { Config } from '../config.js';
+import type { Lifecycle } from '../domain/lifecycle.js';
+import type { NonceStore } from '../domain/nonce-store.js';
+import type { RateLimiter } from '../domain/rate-limit.js';
+import type { RealtimeGateway } from '../domain/realtime-gateway.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { createApiKeyAuth } from './middleware/api-key.js';
+import { createErrorHandler, notFound } from './middleware/error-handler.js';
+import { createHttpRateLimit } from './middleware/rate-limit.js';
+import { createSignatureCheck } from './middleware/signature.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { contextOf } from './request-context.js';
+import { createDeliveryRoutes } from './routes/delivery.routes.js';
+import { createDocsRoutes } from './routes/docs.routes.js';
+import { createOpsRoutes, createStatusRoutes, type AppInfo } from './routes/health.routes.js';
+
+export interface HttpDependencies {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+  gateway: RealtimeGateway;
+  httpRateLimiter: RateLimiter;
+  nonces: NonceStore;
+  info: AppInfo;
+  publicDir: string;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** Builds the Express app without listening, so tests and the composition root share it. */
+export function createHttpApp(deps: HttpDependencies): Express {
+  const { config, logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+
+  app.use(
+    pinoHttp({
+      logger: logger.child({ module: 'http' }),
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Client mistakes are routine (info); only server faults are errors.
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      serializers: {
+        req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+          remoteAddress: req.remoteAddress,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' || req.url === '/ready' },
+      quietReqLogger: true,
+    }),
+  );
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      metrics.markHttpRequest(
+        { method: req.method, route, status: res.statusCode },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    });
+    next();
+  });
+
+  app.use(
+    helmet(
+      config.isProduction
+        ? {}
+        : // Plain-HTTP development on localhost: no HSTS, no forced upgrade to https.
+          { strictTransportSecurity: false, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } },
+    ),
+  );
+  const allowed = new Set(config.allowedOrigins);
+  app.use(
+    cors({
+      // Unknown origins get no CORS headers, so browsers refuse to hand them the answer.
+      origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+      credentials: true,
+      exposedHeaders: ['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'],
+    }),
+  );
+
+  app.use(createOpsRoutes(deps));
+  app.use(createDocsRoutes(buildOpenApiDocument(deps.info)));
+
+  // Everything below is the protected API: /notify and /api/*.
+  const protectedPaths = ['/notify', '/api'];
+  const { identifyApiKey, requireApiKey } = createApiKeyAuth(config.apiKeys);
+  app.use('/notify', (_req, res, next) => {
+    contextOf(res).failureTitle = 'Failed to send notification';
+    next();
+  });
+  app.use(protectedPaths, identifyApiKey, createHttpRateLimit(deps.httpRateLimiter, metrics), requireApiKey);
+  app.use(
+    protectedPaths,
+    express.json({
+      limit: config.maxBodyBytes,
+      verify: (_req, res, buffer) => {
+        contextOf(res as express.Response).rawBody = buffer;
+      },
+    }),
+    createSignatureCheck({ required: config.requireSignedRequests, nonces: deps.nonces }),
+  );
+  app.use(createDeliveryRoutes(deps));
+  app.use(createStatusRoutes(deps));
+
+  app.use(express.static(path.resolve(deps.publicDir), { index: 'index.html' }));
+  app.use(notFound);
+  app.use(createErrorHandler(logger.child({ module: 'http' })));
+  return app;
+}

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import {
+  broadcastBodySchema,
+  deliveryResponseSchema,
+  errorResponseSchema,
+  healthResponseSchema,
+  notifyBodySchema,
+  notifyResponseSchema,
+  pushBodySchema,
+  pushResponseSchema,
+  roomBodySchema,
+  statusResponseSchema,
+} from '../contracts/schemas.js';
+
+type Schema = z.ZodType;
+
+const ref = (schema: Schema) => {
+  const id = z.globalRegistry.get(schema)?.id;
+  if (id === undefined) throw new Error('OpenAPI schemas need a meta id');
+  return { $ref: `#/components/schemas/${id}` };
+};
+
+const json = (schema: Schema, description: string) => ({
+  description,
+  content: { 'application/json': { schema: ref(schema) } },
+});
+
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((status) => [String(status), json(errorResponseSchema, 'Error (see `code`)')]));
+
+const protectedErrors = errors(400, 401, 413, 429, 500);
+
+const post = (summary: string, body: Schema, ok: Schema, description?: string) => ({
+  post: {
+    summary,
+    description,
+    security: [{ apiKey: [] }],
+    requestBody: { required: true, content: { 'application/json': { schema: ref(body) } } },
+    responses: { '200': json(ok, 'Delivered'), ...protectedErrors },
+  },
+});
+
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas that validate
+ * requests, so the docs cannot drift from what the server accepts.
+ */
+export function buildOpenApiDocument(info: { name: string; version: string }) {
+  const schemas = [
+    notifyBodySchema,
+    notifyResponseSchema,
+    pushBodySchema,
+    pushResponseSchema,
+    broadcastBodySchema,
+    roomBodySchema,
+    deliveryResponseSchema,
+    healthResponseSchema,
+    statusResponseSchema,
+    errorResponseSchema,
+  ];
+  const components: Record<string, unknown> = {};
+  for (const schema of schemas) {
+    const id = z.globalRegistry.get(schema)?.id as string;
+    const { $schema: _ignored, ...jsonSchema } = z.toJSONSchema(schema, {
+      io: 'input',
+      unrepresentable: 'any',
+      reused: 'inline',
+      override: (ctx) => {
+        // Keep nested schemas inline: every component stands on its own.
+        delete (ctx.jsonSchema as { id?: unknown }).id;
+      },
+    }) as Record<string, unknown>;
+    const defs = jsonSchema.$defs as Record<string, unknown> | undefined;
+    components[id] = defs?.[id] ?? jsonSchema;
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: info.name,
+      version: info.version,
+      description:
+        'Real-time notification and chat server. Delivery endpoints take an `X-API-Key` header when API keys ' +
+        'are configured, and optionally a request signature (`X-Signature`, see the README).',
+    },
+    components: {
+      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+      schemas: components,
+    },
+    paths: {
+      '/notify': post(
+        'Broadcast a notification to every connected socket (seed 000)',
+        notifyBodySchema,
+        notifyResponseSchema,
+        'Failures answer `{ error: "Failed to send notification", message, code, requestId }`.',
+      ),
+      '/api/push': post('Push an event to one user or up to 1000 users', pushBodySchema, pushResponseSchema),
+      '/api/broadcast': post('Broadcast an event to every connected socket', broadcastBodySchema, deliveryResponseSchema),
+      '/api/room': post('Emit an event to every socket in a room', roomBodySchema, deliveryResponseSchema),
+      '/api/status': {
+        get: {
+          summary: 'Server status',
+          security: [{ apiKey: [] }],
+          responses: { '200': json(statusResponseSchema, 'Status'), ...errors(401, 429) },
+        },
+      },
+      '/health': {
+        get: {
+          summary: 'Liveness',
+          responses: { '200': json(healthResponseSchema, 'Healthy'), '503': json(healthResponseSchema, 'Draining') },
+        },
+      },
+      '/ready': { get: { summary: 'Readiness (store writable, not draining)', responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format' } } } },
+      '/api/version': { get: { summary: 'Name and version', responses: { '200': { description: '`{ name, version }`' } } } },
+    },
+  };
+}

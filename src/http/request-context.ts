@@ -1,0 +1,26 @@
+import type { Request, Response } from 'express';
+
+/**
+ * Per-request state set by middleware, kept in `res.locals` under typed accessors so
+ * no code reaches for ad-hoc properties.
+ */
+export interface RequestContext {
+  /** Id of the API key that authenticated the request (never the key itself). */
+  apiKeyId?: string;
+  /** The matching API key, kept only for signature verification in this request. */
+  apiKeySecret?: string;
+  /** Raw request body bytes, kept for v2 signatures. */
+  rawBody?: Buffer;
+  /** Title used as `error` in failure bodies of routes with a seed-defined error shape. */
+  failureTitle?: string;
+}
+
+export function contextOf(res: Response): RequestContext {
+  const locals = res.locals as { ctx?: RequestContext };
+  locals.ctx ??= {};
+  return locals.ctx;
+}
+
+export function requestIdOf(req: Request): string {
+  return String(req.id);
+}

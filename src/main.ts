@@ -1,0 +1,26 @@
+import dotenv from 'dotenv';
+import { ConfigError, loadConfig } from './config.js';
+import { createServer } from './server.js';
+import { logStartupBanner } from './startup-banner.js';
+
+dotenv.config({ quiet: true });
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}
+
+const server = createServer(config);
+const port = await server.listen();
+logStartupBanner(server.logger, config, port);
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    server.logger.info({ signal }, 'signal received');
+    void server.close().then(() => process.exit(0));
+  });
+}

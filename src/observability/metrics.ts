@@ -1,0 +1,98 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics, one registry per server instance. Methods are named after what
+ * happened; label values that come from clients (event names) are capped so a publisher
+ * cannot grow the series count without bound.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  markConnection(labels: { authenticated: boolean; transport: string }): void;
+  markDisconnection(): void;
+  markDelivery(endpoint: string, event: string, recipients: number): void;
+  markHttpRequest(labels: { method: string; route: string; status: number }, seconds: number): void;
+  markRateLimited(scope: 'http' | 'ws_message' | 'ws_connection'): void;
+  markSocketError(code: string): void;
+}
+
+const MAX_EVENT_LABELS = 200;
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const activeConnections = new Gauge({
+    name: 'socket_server_active_connections',
+    help: 'Number of active socket connections',
+    registers: [registry],
+  });
+  const connectionsTotal = new Counter({
+    name: 'socket_server_connections_total',
+    help: 'Total number of connections',
+    labelNames: ['authenticated', 'transport'] as const,
+    registers: [registry],
+  });
+  const deliveries = new Counter({
+    name: 'socket_server_deliveries_total',
+    help: 'Delivery requests by endpoint and event',
+    labelNames: ['endpoint', 'event'] as const,
+    registers: [registry],
+  });
+  const deliveredSockets = new Counter({
+    name: 'socket_server_delivered_sockets_total',
+    help: 'Sockets reached by deliveries, by endpoint',
+    labelNames: ['endpoint'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route template and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: 'socket_server_rate_limited_total',
+    help: 'Requests, socket events and connections refused by a rate limit',
+    labelNames: ['scope'] as const,
+    registers: [registry],
+  });
+  const socketErrors = new Counter({
+    name: 'socket_server_socket_errors_total',
+    help: 'Errors answered to sockets, by code',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+
+  const seenEvents = new Set<string>();
+  const eventLabel = (event: string) => {
+    if (seenEvents.has(event)) return event;
+    if (seenEvents.size >= MAX_EVENT_LABELS) return '_other';
+    seenEvents.add(event);
+    return event;
+  };
+
+  return {
+    registry,
+    markConnection({ authenticated, transport }) {
+      activeConnections.inc();
+      connectionsTotal.inc({ authenticated: String(authenticated), transport });
+    },
+    markDisconnection() {
+      activeConnections.dec();
+    },
+    markDelivery(endpoint, event, recipients) {
+      deliveries.inc({ endpoint, event: eventLabel(event) });
+      deliveredSockets.inc({ endpoint }, recipients);
+    },
+    markHttpRequest({ method, route, status }, seconds) {
+      httpDuration.observe({ method, route, status: String(status) }, seconds);
+    },
+    markRateLimited(scope) {
+      rateLimited.inc({ scope });
+    },
+    markSocketError(code) {
+      socketErrors.inc({ code });
+    },
+  };
+}

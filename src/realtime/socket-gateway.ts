@@ -1,0 +1,56 @@
+import type { RealtimeGateway } from '../domain/realtime-gateway.js';
+import type { AppServer } from './io.js';
+import { isUserRoom, userRoom } from './rooms.js';
+
+/**
+ * RealtimeGateway over a Socket.IO server. Counts come from the adapter's rooms, the
+ * source of truth for who is connected, so they cannot drift from delivery.
+ */
+export function createSocketGateway(io: AppServer): RealtimeGateway {
+  const nsp = io.of('/');
+  const rooms = () => nsp.adapter.rooms;
+  const countIn = (names: readonly string[]) => {
+    if (names.length === 1) return rooms().get(names[0]!)?.size ?? 0;
+    const ids = new Set<string>();
+    for (const name of names) for (const id of rooms().get(name) ?? []) ids.add(id);
+    return ids.size;
+  };
+
+  // Emits are typed by the contract for known events; publishers choose free event
+  // names, so delivery goes through the untyped emitter on purpose.
+  const emitTo = (target: { emit(event: string, ...args: unknown[]): boolean }, event: string, payload: unknown) =>
+    target.emit(event, payload);
+
+  return {
+    async broadcast(event, payload) {
+      const recipients = nsp.sockets.size;
+      emitTo(nsp as never, event, payload);
+      return recipients;
+    },
+    async emitToUsers({ userIds, tenantId }, event, payload) {
+      const names = userIds.map((userId) => userRoom(userId, tenantId));
+      const recipients = countIn(names);
+      if (recipients > 0) emitTo(nsp.to(names) as never, event, payload);
+      return recipients;
+    },
+    async emitToRoom(room, event, payload) {
+      const recipients = countIn([room]);
+      if (recipients > 0) emitTo(nsp.to(room) as never, event, payload);
+      return recipients;
+    },
+    async stats() {
+      let users = 0;
+      let named = 0;
+      for (const [name, members] of rooms()) {
+        // Every socket sits in a room named after its own id; those are not rooms to report.
+        if (members.size === 1 && members.has(name)) continue;
+        named += 1;
+        if (isUserRoom(name)) users += 1;
+      }
+      return { connections: nsp.sockets.size, users, rooms: named };
+    },
+    async connectionsOf(userId, tenantId) {
+      return countIn([userRoom(userId, tenantId)]);
+    },
+  };
+}

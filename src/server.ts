@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Express } from 'express';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { Config } from './config.js';
+import { createLifecycle, type Lifecycle } from './domain/lifecycle.js';
+import type { NonceStore } from './domain/nonce-store.js';
+import type { RealtimeGateway } from './domain/realtime-gateway.js';
+import { createHttpApp } from './http/app.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createSocketServer, type AppServer } from './realtime/io.js';
+import { createSocketGateway } from './realtime/socket-gateway.js';
+import { createMemoryNonceStore } from './storage/memory/memory-nonce-store.js';
+import { createFlexibleRateLimiter } from './storage/rate-limiter.js';
+
+/** Parts a caller (usually a test) may supply instead of the defaults. */
+export interface ServerOverrides {
+  logger?: Logger;
+  metrics?: Metrics;
+  nonces?: NonceStore;
+  publicDir?: string;
+}
+
+export interface AppServerHandle {
+  readonly config: Config;
+  readonly app: Express;
+  readonly httpServer: HttpServer;
+  readonly io: AppServer;
+  readonly gateway: RealtimeGateway;
+  readonly logger: Logger;
+  readonly lifecycle: Lifecycle;
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(port?: number, host?: string): Promise<number>;
+  /** Graceful, idempotent, bounded shutdown (see docs/operations in the README). */
+  close(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function readPackageInfo(): { name: string; version: string } {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    name: string;
+    version: string;
+  };
+  return { name: pkg.name, version: pkg.version };
+}
+
+/**
+ * The composition root: builds every part from config and wires them together. Nothing
+ * listens until `listen()` is called; `close()` shuts down in order.
+ */
+export function createServer(config: Config, overrides: ServerOverrides = {}): AppServerHandle {
+  const logger = overrides.logger ?? createLogger(config.log);
+  const metrics = overrides.metrics ?? createMetrics();
+  const lifecycle = createLifecycle();
+  const pkg = readPackageInfo();
+  const info = { ...pkg, environment: config.env };
+
+  const httpServer = createHttpServer();
+  const io = createSocketServer(httpServer, { config, logger: logger.child({ module: 'realtime' }), metrics, lifecycle, info });
+  const gateway = createSocketGateway(io);
+
+  const httpRateLimiter = createFlexibleRateLimiter(
+    new RateLimiterMemory({ keyPrefix: 'http', points: config.rateLimits.httpPerMinute, duration: 60 }),
+  );
+  const app = createHttpApp({
+    config,
+    logger,
+    metrics,
+    lifecycle,
+    gateway,
+    httpRateLimiter,
+    nonces: overrides.nonces ?? createMemoryNonceStore(),
+    info,
+    publicDir: overrides.publicDir ?? `${ROOT}public`,
+  });
+  httpServer.on('request', app);
+
+  let closing: Promise<void> | undefined;
+
+  async function shutdown(): Promise<void> {
+    lifecycle.startDraining();
+    logger.info('shutting down: refusing new sockets, telling connected ones');
+    io.emit('system:shutdown', { message: 'Server is shutting down', timestamp: new Date().toISOString() });
+    io.disconnectSockets();
+    // Give clients a moment to receive the disconnect packet and close their transports
+    // (socket.io-client does so itself); io.close() would otherwise cut them off mid-write.
+    const deadline = Date.now() + Math.min(1000, config.shutdownTimeoutMs / 2);
+    while (io.engine.clientsCount > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await new Promise<void>((resolve) => {
+      // io.close() also closes the HTTP server; idle keep-alive sockets would hold it open.
+      void io.close(() => resolve());
+      httpServer.closeIdleConnections();
+    });
+    logger.info('shutdown complete');
+  }
+
+  return {
+    config,
+    app,
+    httpServer,
+    io,
+    gateway,
+    logger,
+    lifecycle,
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve((httpServer.address() as AddressInfo).port);
+        });
+      });
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        const watchdog = setTimeout(() => {
+          logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown watchdog fired: closing remaining connections');
+          httpServer.closeAllConnections();
+          resolve();
+        }, config.shutdownTimeoutMs);
+        watchdog.unref();
+        shutdown()
+          .catch((err: unknown) => logger.error({ err }, 'error during shutdown'))
+          .finally(() => {
+            clearTimeout(watchdog);
+            resolve();
+          });
+      });
+      return closing;
+    },
+  };
+}

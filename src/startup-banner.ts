@@ -1,0 +1,24 @@
+import type { Config } from './config.js';
+import type { Logger } from './observability/logger.js';
+
+/** Tells the operator, once, where the server is and which development shortcuts are on. */
+export function logStartupBanner(logger: Logger, config: Config, port: number): void {
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const base = `http://${shownHost}:${port}`;
+  logger.info({ port, host: config.host, env: config.env, chatSessionsDir: config.chatSessionsDir }, `listening on ${base}`);
+  if (config.openDelivery) {
+    logger.warn(
+      'API_KEYS is empty: /notify and /api/* are OPEN to anyone who can reach this port (development only; production refuses to start this way)',
+    );
+  }
+  if (config.jwt.secretGenerated) {
+    logger.warn('JWT_SECRET is not set: using a random secret for the life of this process; tokens will not survive a restart');
+  }
+  if (!config.isProduction) {
+    logger.info(`open ${base} in a browser for the test page, ${base}/docs for the API reference`);
+    logger.info(
+      `send a first notification: curl -X POST ${base}/notify -H "Content-Type: application/json"` +
+        `${config.openDelivery ? '' : ' -H "X-API-Key: <key>"'} -d '{"title":"Hello","message":"It works"}'`,
+    );
+  }
+}

@@ -1,0 +1,77 @@
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, type TestSocket } from '../support/client.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+describe('operational endpoints', () => {
+  let t: TestServer;
+  let socket: TestSocket;
+  beforeAll(async () => {
+    t = await startServer();
+    socket = await connectClient(t.url);
+  });
+  afterAll(async () => {
+    socket.close();
+    await t.close();
+  });
+
+  it('GET /health answers the seed 000 shape', async () => {
+    const res = await request(t.url).get('/health').expect(200);
+    expect(res.body).toEqual({ status: 'healthy', connections: 1, uptime: expect.any(Number), timestamp: expect.any(String) });
+  });
+
+  it('GET /ready is 200 while accepting', async () => {
+    const res = await request(t.url).get('/ready').expect(200);
+    expect(res.body).toMatchObject({ status: 'ready', checks: { accepting: true } });
+  });
+
+  it('GET /api/status merges seeds 001 and 002', async () => {
+    t.server.io.in(socket.id!).socketsJoin(['user:u1', 'lobby']);
+    const res = await request(t.url).get('/api/status').expect(200);
+    expect(res.body).toEqual({
+      success: true,
+      status: 'ok',
+      connections: 1,
+      activeConnections: 1,
+      activeUsers: 1,
+      rooms: 2,
+      uptime: expect.any(Number),
+      memory: { rss: expect.any(Number), heapTotal: expect.any(Number), heapUsed: expect.any(Number), external: expect.any(Number) },
+      timestamp: expect.any(String),
+    });
+  });
+
+  it('GET /api/version answers name and version from package.json', async () => {
+    const res = await request(t.url).get('/api/version').expect(200);
+    expect(res.body).toEqual({ name: 'realtime-notify-server', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+  });
+
+  it('GET /metrics serves Prometheus text with the seed 002 metrics', async () => {
+    await request(t.url).post('/api/broadcast').send({ event: 'metric-probe' }).expect(200);
+    const res = await request(t.url).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/text\/plain/);
+    expect(res.text).toContain('socket_server_active_connections 1');
+    expect(res.text).toContain('socket_server_connections_total{authenticated="false",transport="websocket"} 1');
+    expect(res.text).toContain('socket_server_deliveries_total{endpoint="broadcast",event="metric-probe"} 1');
+    expect(res.text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/api\/broadcast",status="200"\} 1/);
+    expect(res.text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('GET /openapi.json is OpenAPI 3.1 generated from the zod schemas', async () => {
+    const res = await request(t.url).get('/openapi.json').expect(200);
+    expect(res.body.openapi).toBe('3.1.0');
+    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/notify', '/api/push', '/api/broadcast', '/api/room']));
+    const push = res.body.components.schemas.PushRequest;
+    expect(push.properties.userIds.maxItems).toBe(1000);
+    expect(push.properties.event.pattern).toBe('^[A-Za-z0-9:_.-]{1,64}$');
+  });
+
+  it('GET /docs serves a docs UI from local files only', async () => {
+    const page = await request(t.url).get('/docs').expect(200);
+    expect(page.text).not.toMatch(/https?:\/\//);
+    await request(t.url).get('/docs/swagger-ui-bundle.js').expect(200);
+    await request(t.url).get('/docs/swagger-ui.css').expect(200);
+    const init = await request(t.url).get('/docs/docs-init.js').expect(200);
+    expect(init.text).toContain('/openapi.json');
+  });
+});
