@@ -44,6 +44,7 @@ const envSchema = z.object({
   JWT_PUBLIC_KEY: optionalText,
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
+  JWT_CLOCK_TOLERANCE_SECONDS: int(30, 0, 300),
   API_KEYS: list,
   REQUIRE_SIGNED_REQUESTS: bool(false),
   ALLOWED_ORIGINS: list,
@@ -56,6 +57,7 @@ const envSchema = z.object({
   MAX_MESSAGE_BYTES: int(10 * 1024, 1, 1024 * 1024),
   ALLOW_ANONYMOUS: z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).optional(),
   EVENT_WEBHOOK_URL: optionalText.pipe(z.url().optional()),
+  EVENT_WEBHOOK_SECRET: optionalText,
   EVENT_WEBHOOK_TIMEOUT_MS: int(5000, 100, 60_000),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
   TRUST_PROXY: optionalText,
@@ -77,6 +79,7 @@ export interface Config {
     readonly publicKey: string | undefined;
     readonly issuer: string | undefined;
     readonly audience: string | undefined;
+    readonly clockToleranceSeconds: number;
   };
   readonly apiKeys: readonly string[];
   /** True when no API key is configured outside production: delivery endpoints are open. */
@@ -93,7 +96,7 @@ export interface Config {
   readonly maxHttpBufferSize: number;
   readonly maxMessageBytes: number;
   readonly allowAnonymous: boolean;
-  readonly eventWebhook: { readonly url: string | undefined; readonly timeoutMs: number };
+  readonly eventWebhook: { readonly url: string | undefined; readonly secret: string; readonly timeoutMs: number };
   readonly shutdownTimeoutMs: number;
   /** Express `trust proxy` setting: false, a hop count, or a list of addresses. */
   readonly trustProxy: boolean | number | string;
@@ -148,6 +151,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.JWT_SECRET !== undefined && Buffer.byteLength(e.JWT_SECRET) < 32 && isProduction) {
     problems.push('JWT_SECRET: must be at least 32 bytes when NODE_ENV=production');
   }
+  if (e.EVENT_WEBHOOK_URL !== undefined && (e.EVENT_WEBHOOK_SECRET === undefined || e.EVENT_WEBHOOK_SECRET.length < 16)) {
+    problems.push('EVENT_WEBHOOK_SECRET: required (at least 16 characters) when EVENT_WEBHOOK_URL is set; it signs each call');
+  }
   if (e.JWT_PUBLIC_KEY !== undefined && !e.JWT_PUBLIC_KEY.includes('BEGIN PUBLIC KEY')) {
     problems.push('JWT_PUBLIC_KEY: must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
   }
@@ -182,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       publicKey: e.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
+      clockToleranceSeconds: e.JWT_CLOCK_TOLERANCE_SECONDS,
     },
     apiKeys: Object.freeze([...e.API_KEYS]),
     openDelivery: !isProduction && e.API_KEYS.length === 0,
@@ -197,7 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxHttpBufferSize: e.MAX_HTTP_BUFFER_SIZE,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     allowAnonymous: truthy(e.ALLOW_ANONYMOUS, !isProduction),
-    eventWebhook: { url: e.EVENT_WEBHOOK_URL, timeoutMs: e.EVENT_WEBHOOK_TIMEOUT_MS },
+    eventWebhook: { url: e.EVENT_WEBHOOK_URL, secret: e.EVENT_WEBHOOK_SECRET ?? '', timeoutMs: e.EVENT_WEBHOOK_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };

@@ -8,9 +8,12 @@ import type { Config } from './config.js';
 import { createLifecycle, type Lifecycle } from './domain/lifecycle.js';
 import type { NonceStore } from './domain/nonce-store.js';
 import type { RealtimeGateway } from './domain/realtime-gateway.js';
+import { createJwtVerifier } from './auth/jwt-verifier.js';
 import { createHttpApp } from './http/app.js';
+import { createEventWebhook } from './integrations/event-webhook.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createActionRegistry } from './realtime/action-registry.js';
 import { createSocketServer, type AppServer } from './realtime/io.js';
 import { createSocketGateway } from './realtime/socket-gateway.js';
 import { createMemoryNonceStore } from './storage/memory/memory-nonce-store.js';
@@ -59,13 +62,33 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   const pkg = readPackageInfo();
   const info = { ...pkg, environment: config.env };
 
-  const httpServer = createHttpServer();
-  const io = createSocketServer(httpServer, { config, logger: logger.child({ module: 'realtime' }), metrics, lifecycle, info });
-  const gateway = createSocketGateway(io);
+  const perMinute = (keyPrefix: string, points: number) =>
+    createFlexibleRateLimiter(new RateLimiterMemory({ keyPrefix, points, duration: 60 }));
+  const verifier = createJwtVerifier({
+    secret: config.jwt.secret,
+    publicKey: config.jwt.publicKey,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    clockToleranceSeconds: config.jwt.clockToleranceSeconds,
+  });
+  const webhook = config.eventWebhook.url
+    ? createEventWebhook({ ...config.eventWebhook, url: config.eventWebhook.url, logger: logger.child({ module: 'webhook' }) })
+    : undefined;
 
-  const httpRateLimiter = createFlexibleRateLimiter(
-    new RateLimiterMemory({ keyPrefix: 'http', points: config.rateLimits.httpPerMinute, duration: 60 }),
-  );
+  const httpServer = createHttpServer();
+  const io = createSocketServer(httpServer, {
+    config,
+    logger: logger.child({ module: 'realtime' }),
+    metrics,
+    lifecycle,
+    info,
+    verifier,
+    actions: createActionRegistry(webhook),
+    messageLimiter: perMinute('ws-message', config.rateLimits.wsMessagesPerMinute),
+    connectionLimiter: perMinute('ws-connection', config.rateLimits.wsConnectionsPerMinute),
+  });
+  const gateway = createSocketGateway(io);
+  const httpRateLimiter = perMinute('http', config.rateLimits.httpPerMinute);
   const app = createHttpApp({
     config,
     logger,

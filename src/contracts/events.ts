@@ -1,16 +1,29 @@
 import type { AckFailure, SocketErrorPayload } from './error-codes.js';
+import type {
+  AuthRefreshPayload,
+  ClientActionPayload,
+  ClientEventPayload,
+  ClientMessagePayload,
+  PingPayload,
+  RegisterPayload,
+  RegisterUserPayload,
+  RoomPayload,
+} from './schemas.js';
 
 /**
  * The socket wire contract, shared with clients: every event the server answers and
- * every event it emits, with payload types. Event names that the seed documents
- * define keep their names; events new to this server are named `domain:verb`.
+ * every event it emits, with payload types. Event names that the seed documents define
+ * keep their names; events new to this server are named `domain:verb`.
  * `docs/protocol.md` describes each event in prose.
  */
 
 /** ISO 8601 timestamp string. */
 export type IsoTimestamp = string;
 
-/** Reply passed to an ack callback: the same object as the reply event, or a failure. */
+/**
+ * Ack callback: receives the same object as the reply event, or a failure. Every
+ * client → server event accepts one as its last argument.
+ */
 export type Ack<T> = (reply: T | AckFailure) => void;
 
 export interface ConnectionStatusPayload {
@@ -34,6 +47,83 @@ export interface ConnectedPayload {
   timestamp: IsoTimestamp;
 }
 
+export interface RegisterAck {
+  success: true;
+  userId: string;
+}
+
+export interface RegistrationSuccess {
+  userId: string;
+  machineId: string;
+  socketId: string;
+}
+
+export interface RegistrationError {
+  error: string;
+  code: AckFailure['code'];
+}
+
+export interface PongPayload {
+  timestamp: IsoTimestamp;
+  /** The `timestamp` the client sent with `ping`, echoed for round-trip measurement. */
+  clientTimestamp?: number | string;
+}
+
+export interface RelayedMessage {
+  /** Sender's user id, or socket id when the sender is anonymous. */
+  from: string;
+  data: unknown;
+  timestamp: IsoTimestamp;
+}
+
+export interface ServerResponse {
+  success: true;
+  requestId: string;
+  data: unknown;
+}
+
+export interface MessageAck {
+  success: true;
+  requestId: string;
+  messageId: string;
+}
+
+export interface DeliveredClientMessage {
+  messageId: string;
+  from: string;
+  content: string;
+  type: string | undefined;
+  metadata: Record<string, unknown> | undefined;
+  timestamp: IsoTimestamp;
+}
+
+export interface ActionResult {
+  success: true;
+  requestId: string;
+  result: unknown;
+}
+
+export interface RoomAck {
+  success: true;
+  room: string;
+}
+
+export interface AuthRefreshAck {
+  success: true;
+  /** The new expiry, seconds since the epoch. */
+  exp: number;
+}
+
+export interface StateRecoveredPayload {
+  userId: string | null;
+  timestamp: IsoTimestamp;
+}
+
+export interface StateRecoveryFailedPayload {
+  message: string;
+  timestamp: IsoTimestamp;
+}
+
 export interface ShutdownPayload {
   message: string;
   timestamp: IsoTimestamp;
@@ -44,27 +134,59 @@ export interface ServerToClientEvents {
   connection_status: (payload: ConnectionStatusPayload) => void;
   'system:welcome': (payload: WelcomePayload) => void;
   connected: (payload: ConnectedPayload) => void;
-  /** POST /notify body as sent, plus `id` and `timestamp` when absent; also /api/push default. */
+  /** POST /notify body as sent, plus `id` and `timestamp` when absent; also /api/push's default event. */
   notification: (payload: Record<string, unknown>) => void;
   error: (payload: SocketErrorPayload) => void;
-  /** Sent to every socket when the server begins a graceful shutdown; reconnect elsewhere or later. */
+  'register:ack': (payload: RegisterAck | AckFailure) => void;
+  registration_success: (payload: RegistrationSuccess) => void;
+  registration_error: (payload: RegistrationError) => void;
+  pong: (payload: PongPayload) => void;
+  message: (payload: RelayedMessage) => void;
+  'server:response': (payload: ServerResponse) => void;
+  'message:ack': (payload: MessageAck) => void;
+  'client:message': (payload: DeliveredClientMessage) => void;
+  'action:result': (payload: ActionResult) => void;
+  'room:join:ack': (payload: RoomAck) => void;
+  'room:leave:ack': (payload: RoomAck) => void;
+  'system:state_recovered': (payload: StateRecoveredPayload) => void;
+  'system:state_recovery_failed': (payload: StateRecoveryFailedPayload) => void;
+  /** Sent to every socket when the server begins a graceful shutdown. */
   'system:shutdown': (payload: ShutdownPayload) => void;
 }
 
 /** Client → server events. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by the socket gateway issue
-export interface ClientToServerEvents {}
+export interface ClientToServerEvents {
+  register: (payload: RegisterPayload, ack?: Ack<RegisterAck>) => void;
+  register_user: (payload: RegisterUserPayload, ack?: Ack<RegistrationSuccess>) => void;
+  ping: (payload?: PingPayload, ack?: Ack<PongPayload>) => void;
+  /** Any JSON; an object with `room` is relayed to that room only. */
+  message: (payload: unknown, ack?: Ack<{ success: true; recipients: number }>) => void;
+  'client:event': (payload: ClientEventPayload, ack?: Ack<ServerResponse>) => void;
+  'client:message': (payload: ClientMessagePayload, ack?: Ack<MessageAck>) => void;
+  'client:action': (payload: ClientActionPayload, ack?: Ack<ActionResult>) => void;
+  'room:join': (payload: RoomPayload, ack?: Ack<RoomAck>) => void;
+  'room:leave': (payload: RoomPayload, ack?: Ack<RoomAck>) => void;
+  subscribe: (channelName: string, ack?: Ack<RoomAck>) => void;
+  unsubscribe: (channelName: string, ack?: Ack<RoomAck>) => void;
+  'auth:refresh': (payload: AuthRefreshPayload, ack?: Ack<AuthRefreshAck>) => void;
+}
 
 /** Events between server nodes (Redis adapter). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- none yet
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- none yet; the cluster adds them
 export interface InterServerEvents {}
 
 /** Per-socket state, in Socket.IO's typed `socket.data`. */
 export interface SocketData {
-  /** Identified user, from the token or from `register` (development). */
+  /** Identified user: from the token, or from `register` on an anonymous socket. */
   userId: string | undefined;
   tenantId: string | undefined;
   /** True when the identity comes from a verified token. */
   authenticated: boolean;
+  /** Token expiry, seconds since the epoch (authenticated sockets only). */
+  tokenExp: number | undefined;
+  /** Private room patterns from the token's `rooms` claim. */
+  roomGrants: readonly string[];
+  /** Device id given with `register_user` (seed 001). */
+  machineId: string | undefined;
   connectedAt: number;
 }

@@ -147,3 +147,34 @@ export type NotifyResponse = z.infer<typeof notifyResponseSchema>;
 export type PushResponse = z.infer<typeof pushResponseSchema>;
 export type DeliveryResponse = z.infer<typeof deliveryResponseSchema>;
 export type StatusResponse = z.infer<typeof statusResponseSchema>;
+
+// ---- Socket payloads (client → server) ----
+
+const actionNameSchema = z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1-64 characters of letters, digits and :_.-');
+export const machineIdSchema = z.string().min(1).max(128).regex(/^[^\s/\\]+$/, 'must not contain whitespace or slashes');
+
+export const registerPayloadSchema = z.object({ userId: userIdSchema });
+export const registerUserPayloadSchema = z.object({ machineId: machineIdSchema, userId: userIdSchema });
+export const pingPayloadSchema = z.object({ timestamp: z.union([z.number(), z.string()]).optional() }).optional();
+export const relayPayloadSchema = z.unknown();
+export const clientEventPayloadSchema = z.object({ type: actionNameSchema, data: z.unknown().optional() });
+export const clientActionPayloadSchema = z.object({ action: actionNameSchema, params: z.unknown().optional() });
+export const clientMessagePayloadSchema = z.object({
+  content: z.string().max(64 * 1024),
+  type: z.string().max(64).optional(),
+  metadata: z
+    .looseObject({ to: userIdSchema.optional(), room: roomNameSchema.optional() })
+    .optional(),
+});
+export const roomPayloadSchema = z.object({ room: roomNameSchema });
+export const channelPayloadSchema = roomNameSchema;
+export const authRefreshPayloadSchema = z.object({ token: z.string().min(1).max(8192) });
+
+export type RegisterPayload = z.input<typeof registerPayloadSchema>;
+export type RegisterUserPayload = z.input<typeof registerUserPayloadSchema>;
+export type PingPayload = z.input<typeof pingPayloadSchema>;
+export type ClientEventPayload = z.input<typeof clientEventPayloadSchema>;
+export type ClientActionPayload = z.input<typeof clientActionPayloadSchema>;
+export type ClientMessagePayload = z.input<typeof clientMessagePayloadSchema>;
+export type RoomPayload = z.input<typeof roomPayloadSchema>;
+export type AuthRefreshPayload = z.input<typeof authRefreshPayloadSchema>;

@@ -1,18 +1,22 @@
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server } from 'socket.io';
 import type { Config } from '../config.js';
-import type {
-  ClientToServerEvents,
-  InterServerEvents,
-  ServerToClientEvents,
-  SocketData,
-} from '../contracts/events.js';
+import type { SocketData } from '../contracts/events.js';
+import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
+import type { RateLimiter } from '../domain/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { registerConnectionHandlers } from './handlers/connection.handlers.js';
+import type { ActionRegistry } from './action-registry.js';
+import { createAuthMiddleware } from './authenticate.js';
+import { guardIncomingEvents } from './event-guard.js';
+import { registerClientHandlers } from './handlers/client.handlers.js';
+import { registerIdentityHandlers } from './handlers/identity.handlers.js';
+import { registerRoomHandlers } from './handlers/room.handlers.js';
+import { registerSessionHandlers } from './handlers/session.handlers.js';
+import type { AppServer } from './socket-types.js';
 
-export type AppServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type { AppServer, AppSocket } from './socket-types.js';
 
 export interface RealtimeDependencies {
   config: Config;
@@ -20,29 +24,80 @@ export interface RealtimeDependencies {
   metrics: Metrics;
   lifecycle: Lifecycle;
   info: { version: string; environment: string };
+  verifier: TokenVerifier;
+  actions: ActionRegistry;
+  messageLimiter: RateLimiter;
+  connectionLimiter: RateLimiter;
 }
 
-/** Attaches the Socket.IO server to the HTTP server and registers every handler group. */
+/** How long a dropped connection's rooms and missed events are kept for it to resume. */
+const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
+
+/**
+ * Attaches the Socket.IO server to the HTTP server: origin check on the upgrade, the
+ * authentication gate, and every handler group, registered in the one block below.
+ */
 export function createSocketServer(httpServer: HttpServer, deps: RealtimeDependencies): AppServer {
   const { config } = deps;
   const io: AppServer = new Server(httpServer, {
     cors: { origin: [...config.allowedOrigins], credentials: true },
+    allowRequest: createOriginCheck(config.allowedOrigins),
     maxHttpBufferSize: config.maxHttpBufferSize,
-    serveClient: true,
+    // Socket.IO skips middlewares on recovery by default, which would let a revoked or
+    // expired token back in; here the authentication gate runs on every recovery.
+    connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: false },
   });
+  refuseRecoveryOfExpiredSessions(io);
 
-  io.use((_socket, next) => {
-    if (deps.lifecycle.draining) {
-      const err = new Error('Server is shutting down') as Error & { data?: unknown };
-      err.data = { code: 'SERVICE_UNAVAILABLE' };
-      return next(err);
-    }
-    next();
-  });
+  io.use(
+    createAuthMiddleware({
+      verifier: deps.verifier,
+      allowAnonymous: config.allowAnonymous,
+      connectionLimiter: deps.connectionLimiter,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      isDraining: () => deps.lifecycle.draining,
+    }),
+  );
 
   io.on('connection', (socket) => {
-    registerConnectionHandlers(socket, deps);
+    guardIncomingEvents(socket, deps);
+    registerSessionHandlers(socket, deps);
+    registerIdentityHandlers(socket, deps);
+    registerRoomHandlers(socket, deps);
+    registerClientHandlers(socket, deps);
   });
 
   return io;
+}
+
+/**
+ * Browsers do not apply CORS to WebSockets, so the upgrade checks Origin itself. Clients
+ * that send no Origin (servers, apps) pass; so does the server's own origin (its page).
+ */
+function createOriginCheck(allowedOrigins: readonly string[]) {
+  const allowed = new Set(allowedOrigins);
+  return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
+    const origin = req.headers.origin;
+    if (origin === undefined || allowed.has(origin)) return callback(null, true);
+    const sameOrigin = URL.canParse(origin) && new URL(origin).host === req.headers.host;
+    callback(sameOrigin ? null : 'Origin not allowed', sameOrigin);
+  };
+}
+
+/**
+ * Socket.IO writes a recovered session's missed packets while building the socket,
+ * before any middleware runs. A session whose token has expired must therefore not be
+ * restored at all, or its packets would reach a client that is then refused.
+ */
+function refuseRecoveryOfExpiredSessions(io: AppServer): void {
+  const adapter = io.of('/').adapter;
+  const restore = adapter.restoreSession.bind(adapter);
+  adapter.restoreSession = async (pid, offset) => {
+    const session = await restore(pid, offset);
+    const exp = (session?.data as Partial<SocketData> | undefined)?.tokenExp;
+    // Socket.IO treats a rejected restore as "not recoverable" and connects afresh.
+    if (exp !== undefined && exp * 1000 <= Date.now()) throw new Error('session token expired');
+    return session;
+  };
 }

@@ -21,3 +21,29 @@ export function isUserRoom(room: string): boolean {
 export function isReservedRoom(room: string): boolean {
   return RESERVED_ROOM_PREFIXES.some((prefix) => room.startsWith(prefix));
 }
+
+/** Rooms a client may hold at once, beyond its own socket room and user room. */
+export const MAX_CLIENT_ROOMS = 100;
+
+function grantMatches(pattern: string, room: string): boolean {
+  if (!pattern.includes('*')) return pattern === room;
+  const escaped = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${escaped.join('.*')}$`).test(room);
+}
+
+/**
+ * Why a client may not join `room`, or undefined when it may. Reserved prefixes are
+ * never joinable; `private:*` rooms need a matching pattern in the token's `rooms` claim.
+ */
+export function joinRefusal(room: string, grants: readonly string[]): string | undefined {
+  if (isReservedRoom(room)) return `Rooms starting with ${RESERVED_ROOM_PREFIXES.join(', ')} cannot be joined by clients`;
+  if (room.startsWith('private:') && !grants.some((pattern) => grantMatches(pattern, room))) {
+    return 'Private rooms need a matching rooms claim in the token';
+  }
+  return undefined;
+}
+
+/** The rooms a client joined itself: everything but its socket-id room and reserved rooms. */
+export function clientRoomsOf(socketId: string, rooms: ReadonlySet<string>): string[] {
+  return [...rooms].filter((room) => room !== socketId && !isReservedRoom(room));
+}

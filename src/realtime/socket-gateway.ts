@@ -1,5 +1,5 @@
 import type { RealtimeGateway } from '../domain/realtime-gateway.js';
-import type { AppServer } from './io.js';
+import { untyped, type AppServer } from './socket-types.js';
 import { isUserRoom, userRoom } from './rooms.js';
 
 /**
@@ -16,26 +16,22 @@ export function createSocketGateway(io: AppServer): RealtimeGateway {
     return ids.size;
   };
 
-  // Emits are typed by the contract for known events; publishers choose free event
-  // names, so delivery goes through the untyped emitter on purpose.
-  const emitTo = (target: { emit(event: string, ...args: unknown[]): boolean }, event: string, payload: unknown) =>
-    target.emit(event, payload);
 
   return {
     async broadcast(event, payload) {
       const recipients = nsp.sockets.size;
-      emitTo(nsp as never, event, payload);
+      untyped(nsp).emit(event, payload);
       return recipients;
     },
     async emitToUsers({ userIds, tenantId }, event, payload) {
       const names = userIds.map((userId) => userRoom(userId, tenantId));
       const recipients = countIn(names);
-      if (recipients > 0) emitTo(nsp.to(names) as never, event, payload);
+      if (recipients > 0) untyped(nsp.to(names)).emit(event, payload);
       return recipients;
     },
     async emitToRoom(room, event, payload) {
       const recipients = countIn([room]);
-      if (recipients > 0) emitTo(nsp.to(room) as never, event, payload);
+      if (recipients > 0) untyped(nsp.to(room)).emit(event, payload);
       return recipients;
     },
     async stats() {

@@ -1,0 +1,102 @@
+/**
+ * Durable storage of two-user chat sessions (seed 001). The embedded implementation
+ * keeps files under CHAT_SESSIONS_DIR; a database implementation can follow behind the
+ * same interface and the same contract tests.
+ *
+ * Guarantees every implementation gives:
+ * - `appendMessage` resolves only once the message is durable (for files: after fsync).
+ *   A resolved append is never lost, whatever happens to the process afterwards.
+ * - Within a session, `seq` starts at 1 and increases by exactly 1 per stored message, in
+ *   the order appends resolve; no two messages share a seq.
+ * - The same `clientMessageId` in the same session stores one message: a retry resolves to
+ *   the first message with `duplicate: true`.
+ * - Failures to persist reject with AppError('STORAGE_UNAVAILABLE'); nothing is
+ *   acknowledged that was not stored. What was stored before stays readable.
+ * - Unknown or malformed session ids reject with AppError('NOT_FOUND') or
+ *   AppError('INVALID_REQUEST') before any path is built.
+ */
+export interface ChatStore {
+  /** Takes ownership of the storage (a second owner is refused), repairs and indexes it. */
+  open(): Promise<void>;
+  /** Flushes pending writes and releases ownership. Idempotent. */
+  close(): Promise<void>;
+  /** False after a failed write, until a write succeeds again (drives GET /ready). */
+  isWritable(): boolean;
+
+  createSession(input: NewChatSession): Promise<ChatSession>;
+  /** Resolves undefined when no such session exists. */
+  getSession(sessionId: string): Promise<ChatSession | undefined>;
+  /** Removes the session and its messages. Resolves false when it did not exist. */
+  deleteSession(sessionId: string): Promise<boolean>;
+  /** The user's sessions, newest activity first, with counts. */
+  listSessionsOf(userId: string): Promise<ChatSessionSummary[]>;
+
+  appendMessage(sessionId: string, input: NewChatMessage): Promise<{ message: ChatMessage; duplicate: boolean }>;
+  /** Messages with seq > after, oldest first, at most `limit`; `nextAfter` when more remain. */
+  readMessages(sessionId: string, page: { after: number; limit: number }): Promise<MessagePage>;
+  /**
+   * Moves a participant's cursors forward (never backward). `delivered` is the last seq
+   * handed to one of the user's sockets; `read` the last seq the user has read (read
+   * implies delivered). Resolves with the session as updated.
+   */
+  advanceCursor(sessionId: string, userId: string, cursor: { delivered?: number; read?: number }): Promise<ChatSession>;
+}
+
+export interface NewChatSession {
+  machineId: string;
+  senderUserId: string;
+  receiverUserId: string;
+  tenantId?: string | undefined;
+}
+
+export interface ParticipantCursor {
+  /** Last seq delivered to this user (0 = none). */
+  delivered: number;
+  /** Last seq this user has read (0 = none). */
+  read: number;
+}
+
+/** session.json: the seed 001 fields plus cursors. Messages live in messages.jsonl. */
+export interface ChatSession {
+  sessionId: string;
+  machineId: string;
+  senderUserId: string;
+  receiverUserId: string;
+  createdAt: string;
+  participants: [string, string];
+  tenantId?: string | undefined;
+  cursors: Record<string, ParticipantCursor>;
+}
+
+export interface NewChatMessage {
+  senderUserId: string;
+  receiverUserId: string;
+  message: string;
+  machineId: string;
+  clientMessageId?: string | undefined;
+}
+
+/** One line of messages.jsonl. */
+export interface ChatMessage {
+  id: string;
+  seq: number;
+  senderUserId: string;
+  receiverUserId: string;
+  message: string;
+  timestamp: string;
+  machineId: string;
+  clientMessageId?: string | undefined;
+}
+
+export interface ChatSessionSummary extends ChatSession {
+  lastMessage: ChatMessage | null;
+  messageCount: number;
+  /** Messages to this user with seq above the user's read cursor. */
+  unreadCount: number;
+}
+
+export interface MessagePage {
+  messages: ChatMessage[];
+  /** Present when more messages remain: pass it as `after` for the next page. */
+  nextAfter?: number;
+}

@@ -1,0 +1,96 @@
+import type { ExtendedError } from 'socket.io';
+import type { ErrorCode } from '../contracts/error-codes.js';
+import type { Identity, TokenVerifier } from '../domain/identity.js';
+import type { RateLimiter } from '../domain/rate-limit.js';
+import { toAppError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { AppSocket } from './socket-types.js';
+
+/** A connect_error the client sees as `err.message` and `err.data.code`. */
+export function connectError(code: ErrorCode, message: string, extra: Record<string, unknown> = {}): ExtendedError {
+  const err: ExtendedError = new Error(message);
+  err.data = { code, ...extra };
+  return err;
+}
+
+/**
+ * Where a socket's token may be: `auth.token` (seeds 002, 003, 004), the `token` query
+ * parameter (seed 004), or an `Authorization: Bearer` header (non-browser clients).
+ */
+export function tokenFromHandshake(handshake: AppSocket['handshake']): string | undefined {
+  const fromAuth: unknown = (handshake.auth as { token?: unknown } | undefined)?.token;
+  if (typeof fromAuth === 'string' && fromAuth.length > 0) return fromAuth;
+  const fromQuery = handshake.query.token;
+  if (typeof fromQuery === 'string' && fromQuery.length > 0) return fromQuery;
+  const header = handshake.headers.authorization;
+  if (typeof header === 'string' && /^Bearer\s+\S/i.test(header)) return header.replace(/^Bearer\s+/i, '').trim();
+  return undefined;
+}
+
+export interface AuthMiddlewareDependencies {
+  verifier: TokenVerifier;
+  allowAnonymous: boolean;
+  connectionLimiter: RateLimiter;
+  metrics: Metrics;
+  logger: Logger;
+  isDraining: () => boolean;
+}
+
+/**
+ * The connection gate, run for every new socket and again for every recovered one
+ * (connection state recovery is configured not to skip middlewares): draining refuses,
+ * then the per-IP connection limit, then the token. A token that is present but bad is
+ * refused even when anonymous sockets are allowed: it is never silently downgraded.
+ */
+export function createAuthMiddleware(deps: AuthMiddlewareDependencies) {
+  return async (socket: AppSocket, next: (err?: ExtendedError) => void): Promise<void> => {
+    if (deps.isDraining()) return next(connectError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
+
+    // A recovered socket was already counted when it first connected.
+    if (!socket.recovered) {
+      const limit = await deps.connectionLimiter.consume(`ip:${socket.handshake.address}`);
+      if (!limit.allowed) {
+        deps.metrics.markRateLimited('ws_connection');
+        const retryAfter = Math.max(1, Math.ceil(limit.resetMs / 1000));
+        return next(connectError('RATE_LIMITED', 'Too many connections from this address', { retryAfter }));
+      }
+    }
+
+    const token = tokenFromHandshake(socket.handshake);
+    let identity: Identity | undefined;
+    if (token !== undefined) {
+      try {
+        identity = deps.verifier.verify(token);
+      } catch (err) {
+        const appError = toAppError(err);
+        deps.logger.debug({ code: appError.code, socketId: socket.id }, 'socket authentication refused');
+        return next(connectError(appError.code, appError.message));
+      }
+    } else if (!deps.allowAnonymous) {
+      return next(connectError('UNAUTHORIZED', 'Authentication token required (auth.token, ?token= or Authorization: Bearer)'));
+    }
+
+    if (socket.recovered && !sameIdentity(socket, identity)) {
+      // The recovered rooms and missed packets belong to the previous identity.
+      return next(connectError('UNAUTHORIZED', 'Token does not match the recovered session'));
+    }
+
+    socket.data.authenticated = identity !== undefined;
+    socket.data.userId = identity?.userId ?? (socket.recovered ? socket.data.userId : undefined);
+    socket.data.tenantId = identity?.tenantId;
+    socket.data.tokenExp = identity?.exp;
+    socket.data.roomGrants = identity?.rooms ?? [];
+    socket.data.machineId ??= undefined;
+    socket.data.connectedAt ??= Date.now();
+    next();
+  };
+}
+
+/** Whether a recovered socket's previous identity is the one now presented. */
+function sameIdentity(socket: AppSocket, identity: Identity | undefined): boolean {
+  const previous = socket.data;
+  if (previous.authenticated) return identity !== undefined && identity.userId === previous.userId && identity.tenantId === previous.tenantId;
+  // A previously anonymous socket may only come back anonymous, or as the user it registered as.
+  return identity === undefined || previous.userId === undefined || identity.userId === previous.userId;
+}

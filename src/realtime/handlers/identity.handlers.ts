@@ -1,0 +1,56 @@
+import { registerPayloadSchema, registerUserPayloadSchema } from '../../contracts/schemas.js';
+import { AppError } from '../../errors.js';
+import type { RealtimeDependencies } from '../io.js';
+import { handle } from '../handle.js';
+import { userRoom } from '../rooms.js';
+import type { AppSocket } from '../socket-types.js';
+
+/**
+ * `register` (seed 002) and `register_user` (seed 001). With a token they only confirm
+ * the token's user; an anonymous socket (development) takes the given identity and
+ * joins that user's room.
+ */
+export function registerIdentityHandlers(socket: AppSocket, deps: RealtimeDependencies): void {
+  const bindUser = async (userId: string) => {
+    const data = socket.data;
+    if (data.authenticated) {
+      if (userId !== data.userId) throw new AppError('FORBIDDEN', 'userId does not match the token');
+      return;
+    }
+    if (!deps.config.allowAnonymous) throw new AppError('UNAUTHORIZED', 'Connect with a token to register');
+    if (data.userId !== undefined && data.userId !== userId) await socket.leave(userRoom(data.userId));
+    data.userId = userId;
+    await socket.join(userRoom(userId));
+  };
+
+  handle(
+    socket,
+    deps,
+    'register',
+    registerPayloadSchema,
+    async ({ userId }) => {
+      await bindUser(userId);
+      return { success: true as const, userId };
+    },
+    {
+      reply: (s, result) => s.emit('register:ack', result),
+      replyFailure: (s, failure) => s.emit('register:ack', failure),
+    },
+  );
+
+  handle(
+    socket,
+    deps,
+    'register_user',
+    registerUserPayloadSchema,
+    async ({ userId, machineId }) => {
+      await bindUser(userId);
+      socket.data.machineId = machineId;
+      return { userId, machineId, socketId: socket.id };
+    },
+    {
+      reply: (s, result) => s.emit('registration_success', result),
+      replyFailure: (s, failure) => s.emit('registration_error', { error: failure.error, code: failure.code }),
+    },
+  );
+}
