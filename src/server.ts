@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
@@ -9,6 +9,7 @@ import { createLifecycle, type Lifecycle } from './domain/lifecycle.js';
 import type { NonceStore } from './domain/nonce-store.js';
 import type { RealtimeGateway } from './domain/realtime-gateway.js';
 import { createJwtVerifier } from './auth/jwt-verifier.js';
+import { createTokenSigner } from './auth/token-signer.js';
 import { createHttpApp } from './http/app.js';
 import { createEventWebhook } from './integrations/event-webhook.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -75,7 +76,10 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     ? createEventWebhook({ ...config.eventWebhook, url: config.eventWebhook.url, logger: logger.child({ module: 'webhook' }) })
     : undefined;
 
-  const httpServer = createHttpServer();
+  // Socket.IO wraps the request listeners present when it attaches, so that its own
+  // /socket.io/ requests never reach Express: the listener must exist before io does.
+  let handleRequest: RequestListener = (_req, res) => res.writeHead(503).end();
+  const httpServer = createHttpServer((req, res) => handleRequest(req, res));
   const io = createSocketServer(httpServer, {
     config,
     logger: logger.child({ module: 'realtime' }),
@@ -99,8 +103,12 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     nonces: overrides.nonces ?? createMemoryNonceStore(),
     info,
     publicDir: overrides.publicDir ?? `${ROOT}public`,
+    verifier,
+    devTokenSigner: config.isProduction
+      ? undefined
+      : createTokenSigner({ secret: config.jwt.secret, issuer: config.jwt.issuer, audience: config.jwt.audience }),
   });
-  httpServer.on('request', app);
+  handleRequest = app;
 
   let closing: Promise<void> | undefined;
 

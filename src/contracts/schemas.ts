@@ -178,3 +178,18 @@ export type ClientActionPayload = z.input<typeof clientActionPayloadSchema>;
 export type ClientMessagePayload = z.input<typeof clientMessagePayloadSchema>;
 export type RoomPayload = z.input<typeof roomPayloadSchema>;
 export type AuthRefreshPayload = z.input<typeof authRefreshPayloadSchema>;
+
+export const devTokenBodySchema = z
+  .object({
+    userId: userIdSchema,
+    tenantId: tenantIdSchema.optional(),
+    rooms: z.array(z.string().min(1).max(128)).max(50).optional(),
+    expiresInSeconds: z.number().int().min(10).max(7 * 24 * 3600).default(3600),
+  })
+  .meta({ id: 'DevTokenRequest' });
+
+export const connectionsQuerySchema = z.object({
+  userId: userIdSchema.optional(),
+  tenantId: tenantIdSchema.optional(),
+  limit: z.coerce.number<string>().int().min(1).max(1000).default(100),
+});

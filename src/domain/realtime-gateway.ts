@@ -18,6 +18,19 @@ export interface RealtimeGateway {
   stats(): Promise<RealtimeStats>;
   /** Number of sockets the user has open (within a tenant, when given). */
   connectionsOf(userId: string, tenantId?: string): Promise<number>;
+  /** Connected sockets, oldest first, at most `limit` (optionally one user's only). */
+  listConnections(options: { userId?: string | undefined; tenantId?: string | undefined; limit: number }): Promise<ConnectionInfo[]>;
+}
+
+export interface ConnectionInfo {
+  socketId: string;
+  userId: string | null;
+  tenantId: string | null;
+  machineId: string | null;
+  authenticated: boolean;
+  connectedAt: string;
+  /** Rooms the client joined itself (not its user room). */
+  rooms: string[];
 }
 
 export interface RealtimeStats {

@@ -4,7 +4,9 @@ import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import type { TokenSigner } from '../auth/token-signer.js';
 import type { Config } from '../config.js';
+import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { NonceStore } from '../domain/nonce-store.js';
 import type { RateLimiter } from '../domain/rate-limit.js';
@@ -18,8 +20,10 @@ import { createSignatureCheck } from './middleware/signature.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { contextOf } from './request-context.js';
 import { createDeliveryRoutes } from './routes/delivery.routes.js';
+import { createDevRoutes } from './routes/dev.routes.js';
 import { createDocsRoutes } from './routes/docs.routes.js';
 import { createOpsRoutes, createStatusRoutes, type AppInfo } from './routes/health.routes.js';
+import { createPresenceRoutes, createSocketStatusRoutes } from './routes/presence.routes.js';
 
 export interface HttpDependencies {
   config: Config;
@@ -31,6 +35,9 @@ export interface HttpDependencies {
   nonces: NonceStore;
   info: AppInfo;
   publicDir: string;
+  verifier: TokenVerifier;
+  /** Issues development tokens; absent in production. */
+  devTokenSigner: TokenSigner | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -98,6 +105,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
   );
 
   app.use(createOpsRoutes(deps));
+  app.use(createSocketStatusRoutes(deps));
   app.use(createDocsRoutes(buildOpenApiDocument(deps.info)));
 
   // Everything below is the protected API: /notify and /api/*.
@@ -120,6 +128,8 @@ export function createHttpApp(deps: HttpDependencies): Express {
   );
   app.use(createDeliveryRoutes(deps));
   app.use(createStatusRoutes(deps));
+  app.use(createPresenceRoutes(deps));
+  if (deps.devTokenSigner) app.use(createDevRoutes({ signer: deps.devTokenSigner }));
 
   app.use(express.static(path.resolve(deps.publicDir), { index: 'index.html' }));
   app.use(notFound);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   broadcastBodySchema,
   deliveryResponseSchema,
+  devTokenBodySchema,
   errorResponseSchema,
   healthResponseSchema,
   notifyBodySchema,
@@ -56,6 +57,7 @@ export function buildOpenApiDocument(info: { name: string; version: string }) {
     healthResponseSchema,
     statusResponseSchema,
     errorResponseSchema,
+    devTokenBodySchema,
   ];
   const components: Record<string, unknown> = {};
   for (const schema of schemas) {
@@ -101,6 +103,36 @@ export function buildOpenApiDocument(info: { name: string; version: string }) {
           summary: 'Server status',
           security: [{ apiKey: [] }],
           responses: { '200': json(statusResponseSchema, 'Status'), ...errors(401, 429) },
+        },
+      },
+      '/api/users/{userId}/presence': {
+        get: {
+          summary: 'Whether a user has sockets connected (`?tenantId=` for tenant users)',
+          security: [{ apiKey: [] }],
+          parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: '`{ userId, online, connections }`' }, ...errors(400, 401) },
+        },
+      },
+      '/api/connections': {
+        get: {
+          summary: 'Connected sockets with user, tenant, machine id and rooms (`?userId=&tenantId=&limit=`)',
+          security: [{ apiKey: [] }],
+          responses: { '200': { description: '`{ success, count, connections[] }`' }, ...errors(400, 401) },
+        },
+      },
+      '/api/dev/token': {
+        post: {
+          summary: 'Development only: a signed user token (`{ userId, tenantId?, rooms?, expiresInSeconds? }` → `{ token, expiresAt }`); 404 in production',
+          security: [{ apiKey: [] }],
+          requestBody: { required: true, content: { 'application/json': { schema: ref(devTokenBodySchema) } } },
+          responses: { '200': { description: '`{ token, expiresAt }`' }, ...errors(400, 401, 404) },
+        },
+      },
+      '/socket/status': { get: { summary: 'Socket.IO status (seed 004)', responses: { '200': { description: '`{ ok, socketio, events, rooms, message }`' } } } },
+      '/socket/connections': {
+        get: {
+          summary: "The caller's own connection state (seed 004); `Authorization: Bearer <user JWT>`",
+          responses: { '200': { description: '`{ ok, you: { userId, connected }, server }`' }, ...errors(401) },
         },
       },
       '/health': {

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import type { Identity } from '../domain/identity.js';
 
 /**
  * Per-request state set by middleware, kept in `res.locals` under typed accessors so
@@ -11,6 +12,8 @@ export interface RequestContext {
   apiKeySecret?: string;
   /** Raw request body bytes, kept for v2 signatures. */
   rawBody?: Buffer;
+  /** The user a verified `Authorization: Bearer` token names. */
+  identity?: Identity;
   /** Title used as `error` in failure bodies of routes with a seed-defined error shape. */
   failureTitle?: string;
 }

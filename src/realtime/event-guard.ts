@@ -15,7 +15,10 @@ export function guardIncomingEvents(socket: AppSocket, deps: HandleDependencies 
 
   socket.use(([event, ...args], next) => {
     const ack = typeof args.at(-1) === 'function' ? (args.at(-1) as (reply: unknown) => void) : undefined;
-    const refuse = (err: AppError) => ack?.(reportFailure(socket, deps, event, err));
+    const refuse = (err: AppError) => {
+      const failure = reportFailure(socket, deps, event, err);
+      ack?.(failure);
+    };
 
     if (listenerCount(event) === 0) return refuse(new AppError('INVALID_REQUEST', `Unknown event: ${event}`));
     deps.messageLimiter.consume(`socket:${socket.id}`).then(

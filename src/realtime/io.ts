@@ -1,7 +1,6 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server } from 'socket.io';
 import type { Config } from '../config.js';
-import type { SocketData } from '../contracts/events.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { RateLimiter } from '../domain/rate-limit.js';
@@ -10,6 +9,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ActionRegistry } from './action-registry.js';
 import { createAuthMiddleware } from './authenticate.js';
 import { guardIncomingEvents } from './event-guard.js';
+import { createRecoveryGuard } from './recovery.js';
 import { registerClientHandlers } from './handlers/client.handlers.js';
 import { registerIdentityHandlers } from './handlers/identity.handlers.js';
 import { registerRoomHandlers } from './handlers/room.handlers.js';
@@ -47,7 +47,7 @@ export function createSocketServer(httpServer: HttpServer, deps: RealtimeDepende
     // expired token back in; here the authentication gate runs on every recovery.
     connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: false },
   });
-  refuseRecoveryOfExpiredSessions(io);
+  const recovery = createRecoveryGuard(io);
 
   io.use(
     createAuthMiddleware({
@@ -62,7 +62,7 @@ export function createSocketServer(httpServer: HttpServer, deps: RealtimeDepende
 
   io.on('connection', (socket) => {
     guardIncomingEvents(socket, deps);
-    registerSessionHandlers(socket, deps);
+    registerSessionHandlers(socket, { ...deps, recovery });
     registerIdentityHandlers(socket, deps);
     registerRoomHandlers(socket, deps);
     registerClientHandlers(socket, deps);
@@ -82,22 +82,5 @@ function createOriginCheck(allowedOrigins: readonly string[]) {
     if (origin === undefined || allowed.has(origin)) return callback(null, true);
     const sameOrigin = URL.canParse(origin) && new URL(origin).host === req.headers.host;
     callback(sameOrigin ? null : 'Origin not allowed', sameOrigin);
-  };
-}
-
-/**
- * Socket.IO writes a recovered session's missed packets while building the socket,
- * before any middleware runs. A session whose token has expired must therefore not be
- * restored at all, or its packets would reach a client that is then refused.
- */
-function refuseRecoveryOfExpiredSessions(io: AppServer): void {
-  const adapter = io.of('/').adapter;
-  const restore = adapter.restoreSession.bind(adapter);
-  adapter.restoreSession = async (pid, offset) => {
-    const session = await restore(pid, offset);
-    const exp = (session?.data as Partial<SocketData> | undefined)?.tokenExp;
-    // Socket.IO treats a rejected restore as "not recoverable" and connects afresh.
-    if (exp !== undefined && exp * 1000 <= Date.now()) throw new Error('session token expired');
-    return session;
   };
 }

@@ -1,6 +1,6 @@
 import type { RealtimeGateway } from '../domain/realtime-gateway.js';
 import { untyped, type AppServer } from './socket-types.js';
-import { isUserRoom, userRoom } from './rooms.js';
+import { clientRoomsOf, isUserRoom, userRoom } from './rooms.js';
 
 /**
  * RealtimeGateway over a Socket.IO server. Counts come from the adapter's rooms, the
@@ -47,6 +47,21 @@ export function createSocketGateway(io: AppServer): RealtimeGateway {
     },
     async connectionsOf(userId, tenantId) {
       return countIn([userRoom(userId, tenantId)]);
+    },
+    async listConnections({ userId, tenantId, limit }) {
+      const sockets = userId === undefined ? await nsp.fetchSockets() : await nsp.in(userRoom(userId, tenantId)).fetchSockets();
+      return sockets
+        .sort((a, b) => (a.data.connectedAt ?? 0) - (b.data.connectedAt ?? 0))
+        .slice(0, limit)
+        .map((socket) => ({
+          socketId: socket.id,
+          userId: socket.data.userId ?? null,
+          tenantId: socket.data.tenantId ?? null,
+          machineId: socket.data.machineId ?? null,
+          authenticated: socket.data.authenticated ?? false,
+          connectedAt: new Date(socket.data.connectedAt ?? Date.now()).toISOString(),
+          rooms: clientRoomsOf(socket.id, socket.rooms),
+        }));
     },
   };
 }

@@ -68,3 +68,9 @@ export async function receivedWithin(socket: TestSocket, event: string, ms = 300
     return false;
   }
 }
+
+/** Emits `event` with `payload` and resolves with the ack reply. */
+export function emitWithAck<T = unknown>(socket: TestSocket, event: string, ...args: unknown[]): Promise<T> {
+  const emitter = socket as unknown as { timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<T> } };
+  return emitter.timeout(3000).emitWithAck(event, ...args);
+}

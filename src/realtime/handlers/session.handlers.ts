@@ -2,6 +2,7 @@ import { authRefreshPayloadSchema } from '../../contracts/schemas.js';
 import { AppError } from '../../errors.js';
 import type { RealtimeDependencies } from '../io.js';
 import { handle, reportFailure } from '../handle.js';
+import type { RecoveryGuard } from '../recovery.js';
 import { userRoom } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
@@ -12,7 +13,7 @@ const MAX_TIMER_MS = 2_147_483_647;
  * A socket's life: greeting (the three ways the seed clients expect), its user room,
  * recovery events, token expiry and `auth:refresh`.
  */
-export function registerSessionHandlers(socket: AppSocket, deps: RealtimeDependencies): void {
+export function registerSessionHandlers(socket: AppSocket, deps: RealtimeDependencies & { recovery: RecoveryGuard }): void {
   const { metrics, info } = deps;
   const data = socket.data;
   const timestamp = new Date().toISOString();
@@ -31,6 +32,7 @@ export function registerSessionHandlers(socket: AppSocket, deps: RealtimeDepende
   socket.emit('connected', { message: 'Connected', socketId: socket.id, userId, timestamp });
   if (socket.recovered) {
     socket.emit('system:state_recovered', { userId, timestamp });
+    deps.recovery.replayMissedPackets(socket);
   } else if (typeof (socket.handshake.auth as { pid?: unknown }).pid === 'string') {
     socket.emit('system:state_recovery_failed', { message: 'Failed to recover connection state', timestamp });
   }

@@ -1,0 +1,4 @@
+/** The wire contract: event maps, payload schemas and error codes, for servers and clients alike. */
+export * from './error-codes.js';
+export * from './events.js';
+export * from './schemas.js';

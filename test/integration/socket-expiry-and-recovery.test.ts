@@ -1,0 +1,139 @@
+import request from 'supertest';
+import { io } from 'socket.io-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SocketErrorPayload } from '../../src/contracts/error-codes.js';
+import { emitWithAck, receivedWithin, waitFor, type TestSocket } from '../support/client.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { TEST_SECRET, signToken } from '../support/tokens.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Connects and resolves once the greeting has arrived, with reconnection on. */
+async function connectUser(url: string, token: string, extra: Record<string, unknown> = {}): Promise<TestSocket> {
+  const socket: TestSocket = io(url, { auth: { token }, transports: ['websocket'], forceNew: true, reconnectionDelay: 50, ...extra });
+  await waitFor(socket, 'connection_status');
+  return socket;
+}
+
+describe('token expiry and auth:refresh', () => {
+  let t: TestServer;
+  beforeEach(async () => {
+    // No clock tolerance, so a token expires at its exp exactly and the test waits seconds, not half a minute.
+    t = await startServer({ JWT_SECRET: TEST_SECRET, JWT_CLOCK_TOLERANCE_SECONDS: '0' });
+  });
+  afterEach(() => t.close());
+
+  it('ends the connection at exp with error TOKEN_EXPIRED', async () => {
+    const socket = await connectUser(t.url, signToken({ userId: 'exp-user' }, { ttlSeconds: 2 }), { reconnection: false });
+    const error = waitFor<SocketErrorPayload>(socket, 'error', 5000);
+    const disconnect = waitFor<string>(socket, 'disconnect', 5000);
+    expect(await error).toMatchObject({ code: 'TOKEN_EXPIRED' });
+    expect(await disconnect).toBe('io server disconnect');
+  });
+
+  it('keeps the connection when a newer token for the same user arrives with auth:refresh', async () => {
+    const socket = await connectUser(t.url, signToken({ userId: 'refresher' }, { ttlSeconds: 2 }), { reconnection: false });
+    const fresh = signToken({ userId: 'refresher' }, { ttlSeconds: 600 });
+    const ack = await emitWithAck<{ success: boolean; exp: number }>(socket, 'auth:refresh', { token: fresh });
+    expect(ack.success).toBe(true);
+    expect(ack.exp).toBeGreaterThan(Date.now() / 1000 + 500);
+    // Wait past the first token's expiry: the socket must still be there and answering.
+    expect(await receivedWithin(socket, 'disconnect', 3000)).toBe(false);
+    expect(socket.connected).toBe(true);
+    expect(await emitWithAck(socket, 'ping', {})).toMatchObject({ timestamp: expect.any(String) });
+    socket.close();
+  });
+
+  it('refuses a refresh for another user, a bad token and an expired one', async () => {
+    const socket = await connectUser(t.url, signToken({ userId: 'owner' }), { reconnection: false });
+    const other = await emitWithAck<{ code: string }>(socket, 'auth:refresh', { token: signToken({ userId: 'intruder' }) });
+    expect(other).toMatchObject({ success: false, code: 'FORBIDDEN' });
+    expect(await emitWithAck(socket, 'auth:refresh', { token: 'nope' })).toMatchObject({ success: false, code: 'UNAUTHORIZED' });
+    const expired = signToken({ userId: 'owner' }, { ttlSeconds: -10 });
+    expect(await emitWithAck(socket, 'auth:refresh', { token: expired })).toMatchObject({ success: false, code: 'TOKEN_EXPIRED' });
+    expect(await emitWithAck(socket, 'auth:refresh', {})).toMatchObject({ success: false, code: 'INVALID_REQUEST' });
+    expect(socket.connected).toBe(true);
+    socket.close();
+  });
+});
+
+describe('connection state recovery', () => {
+  let t: TestServer;
+  beforeEach(async () => {
+    t = await startServer({ JWT_SECRET: TEST_SECRET, JWT_CLOCK_TOLERANCE_SECONDS: '0' });
+  });
+  afterEach(() => t.close());
+
+  /** Records every decoded packet the client's manager receives, connected or not. */
+  const recordPackets = (socket: TestSocket) => {
+    const seen: string[] = [];
+    (socket.io as unknown as { on(event: 'packet', listener: (packet: unknown) => void): void }).on('packet', (packet) =>
+      seen.push(JSON.stringify(packet)),
+    );
+    return seen;
+  };
+
+  /** Drops the transport the way a network blip would, without telling the server. */
+  const dropTransport = (socket: TestSocket) => (socket.io as unknown as { engine: { close(): void } }).engine.close();
+
+  it('recovers rooms and missed events after a transport drop, and says so', async () => {
+    const socket = await connectUser(t.url, signToken({ userId: 'rec' }));
+    await emitWithAck(socket, 'room:join', { room: 'news' });
+    const disconnected = waitFor(socket, 'disconnect');
+    dropTransport(socket);
+    await disconnected;
+    await request(t.url).post('/api/room').send({ room: 'news', event: 'headline', data: 'missed' }).expect(200);
+
+    const recovered = waitFor<{ userId: string }>(socket, 'system:state_recovered');
+    const missed = waitFor(socket, 'headline');
+    expect(await recovered).toMatchObject({ userId: 'rec' });
+    expect(await missed).toBe('missed');
+    expect(socket.recovered).toBe(true);
+    socket.close();
+  });
+
+  it('runs authentication again on recovery: a client whose token became invalid is refused and gets nothing', async () => {
+    const socket = await connectUser(t.url, signToken({ userId: 'revoked' }), { reconnection: false });
+    const disconnected = waitFor(socket, 'disconnect');
+    dropTransport(socket);
+    await disconnected;
+    await request(t.url).post('/api/push').send({ userId: 'revoked', event: 'secret', data: 1 }).expect(200);
+
+    (socket as unknown as { auth: unknown }).auth = { token: 'tampered' };
+    const packets = recordPackets(socket);
+    const refused = waitFor<Error & { data?: { code: string } }>(socket, 'connect_error');
+    socket.connect();
+    expect((await refused).data?.code).toBe('UNAUTHORIZED');
+    expect(await receivedWithin(socket, 'secret', 300)).toBe(false);
+    expect(packets.some((packet) => packet.includes('secret'))).toBe(false);
+    socket.close();
+  });
+
+  it('refuses to recover a session whose token expired while away, and delivers none of its missed events', async () => {
+    const socket = await connectUser(t.url, signToken({ userId: 'stale' }, { ttlSeconds: 2 }), { reconnection: false });
+    const disconnected = waitFor(socket, 'disconnect');
+    dropTransport(socket);
+    await disconnected;
+    await request(t.url).post('/api/push').send({ userId: 'stale', event: 'secret', data: 1 }).expect(200);
+    await sleep(2200);
+
+    const packets = recordPackets(socket);
+    const refused = waitFor<Error & { data?: { code: string } }>(socket, 'connect_error');
+    socket.connect();
+    expect((await refused).data?.code).toBe('TOKEN_EXPIRED');
+    // Not even on the wire: Socket.IO writes missed packets before middlewares run.
+    expect(packets.some((packet) => packet.includes('secret'))).toBe(false);
+    socket.close();
+  });
+
+  it('tells a client that asked to recover but could not be', async () => {
+    const socket: TestSocket = io(t.url, {
+      auth: { token: signToken({ userId: 'lost' }), pid: 'no-such-session', offset: 'x' },
+      transports: ['websocket'],
+      forceNew: true,
+    });
+    const failed = await waitFor<{ message: string }>(socket, 'system:state_recovery_failed');
+    expect(failed).toMatchObject({ message: 'Failed to recover connection state', timestamp: expect.any(String) });
+    socket.close();
+  });
+});
