@@ -14,6 +14,7 @@ import type { RealtimeGateway } from '../domain/realtime-gateway.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createApiKeyAuth } from './middleware/api-key.js';
+import { createBearerIdentity } from './middleware/bearer.js';
 import { createErrorHandler, notFound } from './middleware/error-handler.js';
 import { createHttpRateLimit } from './middleware/rate-limit.js';
 import { createSignatureCheck } from './middleware/signature.js';
@@ -110,12 +111,18 @@ export function createHttpApp(deps: HttpDependencies): Express {
 
   // Everything below is the protected API: /notify and /api/*.
   const protectedPaths = ['/notify', '/api'];
-  const { identifyApiKey, requireApiKey } = createApiKeyAuth(config.apiKeys);
+  const { identifyApiKey, requireApiKey, requireApiKeyOrUser } = createApiKeyAuth(config.apiKeys);
   app.use('/notify', (_req, res, next) => {
     contextOf(res).failureTitle = 'Failed to send notification';
     next();
   });
-  app.use(protectedPaths, identifyApiKey, createHttpRateLimit(deps.httpRateLimiter, metrics), requireApiKey);
+  app.use(
+    protectedPaths,
+    identifyApiKey,
+    createHttpRateLimit(deps.httpRateLimiter, metrics),
+    createBearerIdentity(deps.verifier),
+    requireApiKeyOrUser,
+  );
   app.use(
     protectedPaths,
     express.json({
@@ -126,6 +133,9 @@ export function createHttpApp(deps: HttpDependencies): Express {
     }),
     createSignatureCheck({ required: config.requireSignedRequests, nonces: deps.nonces }),
   );
+  // Server-to-server endpoints need the API key itself; a user token is not enough.
+  app.use(['/notify', '/api/push', '/api/broadcast', '/api/room', '/api/status', '/api/connections', '/api/dev'], requireApiKey);
+  app.use(/^\/api\/users\/[^/]+\/presence$/, requireApiKey);
   app.use(createDeliveryRoutes(deps));
   app.use(createStatusRoutes(deps));
   app.use(createPresenceRoutes(deps));

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryNonceStore } from '../../src/storage/memory/memory-nonce-store.js';
 import { signedHeaders } from '../support/signing.js';
+import { signToken } from '../support/tokens.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 const KEY = 'test-key-0123456789abcdef';
@@ -34,6 +35,16 @@ describe('API keys', () => {
     const res = await request(t.url).post('/notify').send({ title: 'x' }).expect(401);
     expect(res.body).toMatchObject({ error: 'Failed to send notification', code: 'UNAUTHORIZED' });
     expect(res.body.message).toMatch(/API key/);
+  });
+
+  it('does not let a user Bearer token stand in for the API key on server-to-server endpoints', async () => {
+    const userToken = signToken({ userId: 'alice' }, { secret: t.config.jwt.secret });
+    const push = await request(t.url).post('/api/push').set('Authorization', `Bearer ${userToken}`).send({ userId: 'bob' }).expect(401);
+    expect(push.body.code).toBe('UNAUTHORIZED');
+    await request(t.url).get('/api/users/bob/presence').set('Authorization', `Bearer ${userToken}`).expect(401);
+    await request(t.url).get('/api/status').set('Authorization', `Bearer ${userToken}`).expect(401);
+    const bad = await request(t.url).get('/api/status').set('Authorization', 'Bearer not-a-token').expect(401);
+    expect(bad.body.code).toBe('UNAUTHORIZED');
   });
 
   it.each(['/health', '/ready', '/metrics', '/api/version', '/docs', '/openapi.json'])('leaves %s open', async (path) => {

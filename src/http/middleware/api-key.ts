@@ -7,8 +7,8 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /**
  * API keys (`X-API-Key`). `identifyApiKey` records which key matched, without refusing,
- * so the rate limiter can count by key (or by IP for everyone else); `requireApiKey`
- * refuses unless a key matched. Keys are compared as SHA-256 digests with
+ * so the rate limiter can count by key (or by IP for everyone else); the `require*`
+ * guards refuse callers who are not allowed. Keys are compared as SHA-256 digests with
  * timingSafeEqual against every configured key, so neither the key nor its position
  * in the list leaks through timing.
  */
@@ -32,11 +32,18 @@ export function createApiKeyAuth(apiKeys: readonly string[]) {
     next();
   };
 
+  /** Server-to-server endpoints: an API key (when keys are configured). */
   const requireApiKey: RequestHandler = (req, res, next) => {
     if (keys.length === 0 || contextOf(res).apiKeyId !== undefined) return next();
     if (req.get('x-api-key') === undefined) throw new AppError('UNAUTHORIZED', 'API key required (X-API-Key header)');
     throw new AppError('INVALID_API_KEY', 'Invalid API key');
   };
 
-  return { identifyApiKey, requireApiKey };
+  /** Endpoints users may call too: an API key, or a verified user Bearer token. */
+  const requireApiKeyOrUser: RequestHandler = (req, res, next) => {
+    if (contextOf(res).identity !== undefined) return next();
+    requireApiKey(req, res, next);
+  };
+
+  return { identifyApiKey, requireApiKey, requireApiKeyOrUser };
 }

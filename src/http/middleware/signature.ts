@@ -47,7 +47,8 @@ function isSigned(req: Request): boolean {
 
 /**
  * Verifies signed requests. A signature is checked whenever any signature header is
- * sent, and required when `required` is true. Runs after the API key is identified
+ * sent, and required when `required` is true (of API-key callers; a user's Bearer token
+ * is its own proof). Runs after the API key is identified
  * (the key is the HMAC secret) and after the body is read (v2 covers it).
  */
 export function createSignatureCheck(options: {
@@ -58,11 +59,12 @@ export function createSignatureCheck(options: {
   const now = options.now ?? Date.now;
 
   return async (req, res, next) => {
+    const ctx = contextOf(res);
     if (!isSigned(req)) {
-      if (options.required) throw invalid('Signed request required (X-Signature headers)');
+      // Users calling with their own Bearer token hold no API key to sign with.
+      if (options.required && ctx.identity === undefined) throw invalid('Signed request required (X-Signature headers)');
       return next();
     }
-    const ctx = contextOf(res);
     const version = req.get('x-signature-version') ?? 'v1';
     const signature = req.get('x-signature') ?? '';
     const timestamp = req.get('x-request-timestamp') ?? '';
