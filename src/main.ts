@@ -15,7 +15,15 @@ try {
 }
 
 const server = createServer(config);
-const port = await server.listen();
+let port: number;
+try {
+  port = await server.listen();
+} catch (err) {
+  // The usual causes are operator-fixable: the port is taken, or another server owns CHAT_SESSIONS_DIR.
+  server.logger.fatal({ err }, `cannot start: ${(err as Error).message}`);
+  await server.close();
+  process.exit(1);
+}
 logStartupBanner(server.logger, config, port);
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Config } from './config.js';
+import { createChatService } from './domain/chat-service.js';
+import type { ChatStore } from './domain/chat-store.js';
 import { createLifecycle, type Lifecycle } from './domain/lifecycle.js';
 import type { NonceStore } from './domain/nonce-store.js';
 import type { RealtimeGateway } from './domain/realtime-gateway.js';
@@ -15,8 +17,9 @@ import { createEventWebhook } from './integrations/event-webhook.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createActionRegistry } from './realtime/action-registry.js';
-import { createSocketServer, type AppServer } from './realtime/io.js';
+import { attachSocketHandlers, createSocketServer, type AppServer } from './realtime/io.js';
 import { createSocketGateway } from './realtime/socket-gateway.js';
+import { createFileChatStore } from './storage/file/file-chat-store.js';
 import { createMemoryNonceStore } from './storage/memory/memory-nonce-store.js';
 import { createFlexibleRateLimiter } from './storage/rate-limiter.js';
 
@@ -25,6 +28,7 @@ export interface ServerOverrides {
   logger?: Logger;
   metrics?: Metrics;
   nonces?: NonceStore;
+  chatStore?: ChatStore;
   publicDir?: string;
 }
 
@@ -36,7 +40,7 @@ export interface AppServerHandle {
   readonly gateway: RealtimeGateway;
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
-  /** Starts listening; resolves with the bound port (useful with port 0). */
+  /** Opens the stores, then starts listening; resolves with the bound port (useful with port 0). */
   listen(port?: number, host?: string): Promise<number>;
   /** Graceful, idempotent, bounded shutdown (see docs/operations in the README). */
   close(): Promise<void>;
@@ -80,7 +84,13 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   // /socket.io/ requests never reach Express: the listener must exist before io does.
   let handleRequest: RequestListener = (_req, res) => res.writeHead(503).end();
   const httpServer = createHttpServer((req, res) => handleRequest(req, res));
-  const io = createSocketServer(httpServer, {
+  const io = createSocketServer(httpServer, config);
+  const gateway = createSocketGateway(io);
+  const chatStore = overrides.chatStore ?? createFileChatStore({ dir: config.chatSessionsDir, logger: logger.child({ module: 'chat-store' }) });
+  const chat = createChatService({ store: chatStore, gateway, maxMessageBytes: config.maxMessageBytes });
+  lifecycle.addReadinessCheck('chatStore', () => chatStore.isWritable());
+
+  attachSocketHandlers(io, {
     config,
     logger: logger.child({ module: 'realtime' }),
     metrics,
@@ -90,8 +100,8 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     actions: createActionRegistry(webhook),
     messageLimiter: perMinute('ws-message', config.rateLimits.wsMessagesPerMinute),
     connectionLimiter: perMinute('ws-connection', config.rateLimits.wsConnectionsPerMinute),
+    chat,
   });
-  const gateway = createSocketGateway(io);
   const httpRateLimiter = perMinute('http', config.rateLimits.httpPerMinute);
   const app = createHttpApp({
     config,
@@ -104,6 +114,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     info,
     publicDir: overrides.publicDir ?? `${ROOT}public`,
     verifier,
+    chat,
     devTokenSigner: config.isProduction
       ? undefined
       : createTokenSigner({ secret: config.jwt.secret, issuer: config.jwt.issuer, audience: config.jwt.audience }),
@@ -128,6 +139,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
       void io.close(() => resolve());
       httpServer.closeIdleConnections();
     });
+    await chatStore.close();
     logger.info('shutdown complete');
   }
 
@@ -139,8 +151,9 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     gateway,
     logger,
     lifecycle,
-    listen(port = config.port, host = config.host) {
-      return new Promise((resolve, reject) => {
+    async listen(port = config.port, host = config.host) {
+      await chatStore.open();
+      return new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => {
           httpServer.off('error', reject);

@@ -1,6 +1,11 @@
 import type { AckFailure, SocketErrorPayload } from './error-codes.js';
+import type { ChatMessage, ChatSession } from './chat.js';
 import type {
   AuthRefreshPayload,
+  CreateChatSessionPayload,
+  MessageReadPayload,
+  SendMessagePayload,
+  TypingPayload,
   ClientActionPayload,
   ClientEventPayload,
   ClientMessagePayload,
@@ -124,6 +129,60 @@ export interface StateRecoveryFailedPayload {
   timestamp: IsoTimestamp;
 }
 
+export type { ChatMessage, ChatSession };
+
+export interface SessionCreated {
+  sessionId: string;
+  session: ChatSession;
+}
+
+export interface NewChatSessionPayload {
+  sessionId: string;
+  senderUserId: string;
+  receiverUserId: string;
+  createdAt: IsoTimestamp;
+}
+
+/** `message_sent`: the message is on disk. */
+export interface MessageSent {
+  sessionId: string;
+  messageId: string;
+  seq: number;
+  timestamp: IsoTimestamp;
+  /** True when at least one of the receiver's sockets was handed the message. */
+  delivered: boolean;
+  /** True when this was a retry of a clientMessageId already stored. */
+  duplicate: boolean;
+}
+
+export interface NewMessagePayload {
+  sessionId: string;
+  message: ChatMessage;
+}
+
+export interface ReceiverUnavailablePayload {
+  sessionId: string;
+  receiverUserId: string;
+  messageId: string;
+  stored: true;
+}
+
+export interface ChatErrorPayload {
+  error: string;
+  code: AckFailure['code'];
+}
+
+export interface MessageReadReceipt {
+  sessionId: string;
+  seq: number;
+  readerUserId: string;
+}
+
+export interface TypingNotice {
+  sessionId: string;
+  userId: string;
+}
+
 export interface ShutdownPayload {
   message: string;
   timestamp: IsoTimestamp;
@@ -150,6 +209,15 @@ export interface ServerToClientEvents {
   'room:leave:ack': (payload: RoomAck) => void;
   'system:state_recovered': (payload: StateRecoveredPayload) => void;
   'system:state_recovery_failed': (payload: StateRecoveryFailedPayload) => void;
+  session_created: (payload: SessionCreated) => void;
+  new_chat_session: (payload: NewChatSessionPayload) => void;
+  session_error: (payload: ChatErrorPayload) => void;
+  message_sent: (payload: MessageSent) => void;
+  new_message: (payload: NewMessagePayload) => void;
+  receiver_unavailable: (payload: ReceiverUnavailablePayload) => void;
+  message_error: (payload: ChatErrorPayload) => void;
+  message_read: (payload: MessageReadReceipt) => void;
+  typing: (payload: TypingNotice) => void;
   /** Sent to every socket when the server begins a graceful shutdown. */
   'system:shutdown': (payload: ShutdownPayload) => void;
 }
@@ -169,6 +237,10 @@ export interface ClientToServerEvents {
   subscribe: (channelName: string, ack?: Ack<RoomAck>) => void;
   unsubscribe: (channelName: string, ack?: Ack<RoomAck>) => void;
   'auth:refresh': (payload: AuthRefreshPayload, ack?: Ack<AuthRefreshAck>) => void;
+  create_chat_session: (payload: CreateChatSessionPayload, ack?: Ack<SessionCreated>) => void;
+  send_message: (payload: SendMessagePayload, ack?: Ack<MessageSent>) => void;
+  message_read: (payload: MessageReadPayload, ack?: Ack<{ success: true; sessionId: string; seq: number }>) => void;
+  typing: (payload: TypingPayload, ack?: Ack<{ success: true }>) => void;
 }
 
 /** Events between server nodes (Redis adapter). */

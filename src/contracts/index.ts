@@ -2,3 +2,4 @@
 export * from './error-codes.js';
 export * from './events.js';
 export * from './schemas.js';
+export * from './chat.js';

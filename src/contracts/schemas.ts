@@ -193,3 +193,42 @@ export const connectionsQuerySchema = z.object({
   tenantId: tenantIdSchema.optional(),
   limit: z.coerce.number<string>().int().min(1).max(1000).default(100),
 });
+
+// ---- Chat sessions (seed 001) ----
+
+export const sessionIdSchema = z.uuid({ message: 'must be a UUID' }).meta({ description: 'Chat session id (UUID)' });
+const clientMessageIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits and _.:-');
+
+export const createChatSessionPayloadSchema = z
+  .object({
+    machineId: machineIdSchema,
+    /** The creator; with a token it must be the token's user and may be omitted. */
+    senderUserId: userIdSchema.optional(),
+    receiverUserId: userIdSchema,
+  })
+  .meta({ id: 'CreateChatSessionRequest' });
+
+export const sendMessagePayloadSchema = z
+  .object({
+    sessionId: sessionIdSchema,
+    machineId: machineIdSchema.optional(),
+    senderUserId: userIdSchema.optional(),
+    receiverUserId: userIdSchema.optional(),
+    /** Byte length is checked against MAX_MESSAGE_BYTES after parsing. */
+    message: z.string().min(1, 'must not be empty'),
+    clientMessageId: clientMessageIdSchema.optional(),
+  })
+  .meta({ id: 'SendMessageRequest' });
+
+export const messageReadPayloadSchema = z.object({ sessionId: sessionIdSchema, seq: z.number().int().min(0) });
+export const typingPayloadSchema = z.object({ sessionId: sessionIdSchema });
+
+export const messagePageQuerySchema = z.object({
+  after: z.coerce.number<string>().int().min(0).default(0),
+  limit: z.coerce.number<string>().int().min(1).max(500).default(100),
+});
+
+export type CreateChatSessionPayload = z.input<typeof createChatSessionPayloadSchema>;
+export type SendMessagePayload = z.input<typeof sendMessagePayloadSchema>;
+export type MessageReadPayload = z.input<typeof messageReadPayloadSchema>;
+export type TypingPayload = z.input<typeof typingPayloadSchema>;

@@ -1,3 +1,7 @@
+import type { ChatMessage, ChatSession, ChatSessionSummary, MessagePage } from '../contracts/chat.js';
+
+export type { ChatMessage, ChatSession, ChatSessionSummary, MessagePage, ParticipantCursor } from '../contracts/chat.js';
+
 /**
  * Durable storage of two-user chat sessions (seed 001). The embedded implementation
  * keeps files under CHAT_SESSIONS_DIR; a database implementation can follow behind the
@@ -49,25 +53,6 @@ export interface NewChatSession {
   tenantId?: string | undefined;
 }
 
-export interface ParticipantCursor {
-  /** Last seq delivered to this user (0 = none). */
-  delivered: number;
-  /** Last seq this user has read (0 = none). */
-  read: number;
-}
-
-/** session.json: the seed 001 fields plus cursors. Messages live in messages.jsonl. */
-export interface ChatSession {
-  sessionId: string;
-  machineId: string;
-  senderUserId: string;
-  receiverUserId: string;
-  createdAt: string;
-  participants: [string, string];
-  tenantId?: string | undefined;
-  cursors: Record<string, ParticipantCursor>;
-}
-
 export interface NewChatMessage {
   senderUserId: string;
   receiverUserId: string;
@@ -76,27 +61,3 @@ export interface NewChatMessage {
   clientMessageId?: string | undefined;
 }
 
-/** One line of messages.jsonl. */
-export interface ChatMessage {
-  id: string;
-  seq: number;
-  senderUserId: string;
-  receiverUserId: string;
-  message: string;
-  timestamp: string;
-  machineId: string;
-  clientMessageId?: string | undefined;
-}
-
-export interface ChatSessionSummary extends ChatSession {
-  lastMessage: ChatMessage | null;
-  messageCount: number;
-  /** Messages to this user with seq above the user's read cursor. */
-  unreadCount: number;
-}
-
-export interface MessagePage {
-  messages: ChatMessage[];
-  /** Present when more messages remain: pass it as `after` for the next page. */
-  nextAfter?: number;
-}

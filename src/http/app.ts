@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { TokenSigner } from '../auth/token-signer.js';
 import type { Config } from '../config.js';
+import type { ChatService } from '../domain/chat-service.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { NonceStore } from '../domain/nonce-store.js';
@@ -20,6 +21,7 @@ import { createHttpRateLimit } from './middleware/rate-limit.js';
 import { createSignatureCheck } from './middleware/signature.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { contextOf } from './request-context.js';
+import { createChatRoutes } from './routes/chat.routes.js';
 import { createDeliveryRoutes } from './routes/delivery.routes.js';
 import { createDevRoutes } from './routes/dev.routes.js';
 import { createDocsRoutes } from './routes/docs.routes.js';
@@ -37,6 +39,7 @@ export interface HttpDependencies {
   info: AppInfo;
   publicDir: string;
   verifier: TokenVerifier;
+  chat: ChatService;
   /** Issues development tokens; absent in production. */
   devTokenSigner: TokenSigner | undefined;
 }
@@ -139,6 +142,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
   app.use(createDeliveryRoutes(deps));
   app.use(createStatusRoutes(deps));
   app.use(createPresenceRoutes(deps));
+  app.use(createChatRoutes(deps));
   if (deps.devTokenSigner) app.use(createDevRoutes({ signer: deps.devTokenSigner }));
 
   app.use(express.static(path.resolve(deps.publicDir), { index: 'index.html' }));

@@ -2,8 +2,10 @@ import { z } from 'zod';
 import {
   broadcastBodySchema,
   deliveryResponseSchema,
+  createChatSessionPayloadSchema,
   devTokenBodySchema,
   errorResponseSchema,
+  sendMessagePayloadSchema,
   healthResponseSchema,
   notifyBodySchema,
   notifyResponseSchema,
@@ -30,6 +32,8 @@ const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((status) => [String(status), json(errorResponseSchema, 'Error (see `code`)')]));
 
 const protectedErrors = errors(400, 401, 413, 429, 500);
+
+const sessionIdParameter = { name: 'sessionId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 
 const post = (summary: string, body: Schema, ok: Schema, description?: string) => ({
   post: {
@@ -58,6 +62,8 @@ export function buildOpenApiDocument(info: { name: string; version: string }) {
     statusResponseSchema,
     errorResponseSchema,
     devTokenBodySchema,
+    createChatSessionPayloadSchema,
+    sendMessagePayloadSchema,
   ];
   const components: Record<string, unknown> = {};
   for (const schema of schemas) {
@@ -85,7 +91,10 @@ export function buildOpenApiDocument(info: { name: string; version: string }) {
         'are configured, and optionally a request signature (`X-Signature`, see the README).',
     },
     components: {
-      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "A user's token: scopes chat routes to that user" },
+      },
       schemas: components,
     },
     paths: {
@@ -126,6 +135,52 @@ export function buildOpenApiDocument(info: { name: string; version: string }) {
           security: [{ apiKey: [] }],
           requestBody: { required: true, content: { 'application/json': { schema: ref(devTokenBodySchema) } } },
           responses: { '200': { description: '`{ token, expiresAt }`' }, ...errors(400, 401, 404) },
+        },
+      },
+      '/api/sessions': {
+        post: {
+          summary: 'Create a chat session (`tenantId` optional with an API key); 201 `{ success, sessionId, session }`',
+          security: [{ apiKey: [] }, { bearer: [] }],
+          requestBody: { required: true, content: { 'application/json': { schema: ref(createChatSessionPayloadSchema) } } },
+          responses: { '201': { description: 'Created' }, ...errors(400, 401, 403, 503) },
+        },
+      },
+      '/api/sessions/{sessionId}': {
+        get: {
+          summary: 'The session (seed 001 structure) with a page of messages: `?after=<seq>&limit=` (default 100, max 500), `nextAfter` when more remain',
+          security: [{ apiKey: [] }, { bearer: [] }],
+          parameters: [sessionIdParameter],
+          responses: { '200': { description: 'Session' }, ...errors(400, 401, 404) },
+        },
+        delete: {
+          summary: 'Delete the session and its messages',
+          security: [{ apiKey: [] }, { bearer: [] }],
+          parameters: [sessionIdParameter],
+          responses: { '200': { description: '`{ success, sessionId }`' }, ...errors(400, 401, 404) },
+        },
+      },
+      '/api/sessions/{sessionId}/messages': {
+        get: {
+          summary: 'A page of messages: `?after=<seq>&limit=`',
+          security: [{ apiKey: [] }, { bearer: [] }],
+          parameters: [sessionIdParameter],
+          responses: { '200': { description: '`{ success, sessionId, messages, nextAfter? }`' }, ...errors(400, 401, 404) },
+        },
+        post: {
+          summary:
+            'Send a message (`{ senderUserId (API key only), message, machineId?, clientMessageId? }`); 201 once on disk, 200 for a retried clientMessageId',
+          security: [{ apiKey: [] }, { bearer: [] }],
+          parameters: [sessionIdParameter],
+          requestBody: { required: true, content: { 'application/json': { schema: ref(sendMessagePayloadSchema) } } },
+          responses: { '201': { description: 'Stored' }, '200': { description: 'Duplicate of a stored message' }, ...errors(400, 401, 403, 404, 413, 503) },
+        },
+      },
+      '/api/users/{userId}/sessions': {
+        get: {
+          summary: "The user's sessions with lastMessage, messageCount, unreadCount",
+          security: [{ apiKey: [] }, { bearer: [] }],
+          parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: '`{ success, userId, count, sessions }`' }, ...errors(400, 401) },
         },
       },
       '/socket/status': { get: { summary: 'Socket.IO status (seed 004)', responses: { '200': { description: '`{ ok, socketio, events, rooms, message }`' } } } },

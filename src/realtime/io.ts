@@ -1,6 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server } from 'socket.io';
 import type { Config } from '../config.js';
+import type { ChatService } from '../domain/chat-service.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { RateLimiter } from '../domain/rate-limit.js';
@@ -10,11 +11,12 @@ import type { ActionRegistry } from './action-registry.js';
 import { createAuthMiddleware } from './authenticate.js';
 import { guardIncomingEvents } from './event-guard.js';
 import { createRecoveryGuard } from './recovery.js';
+import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
 import { registerClientHandlers } from './handlers/client.handlers.js';
 import { registerIdentityHandlers } from './handlers/identity.handlers.js';
 import { registerRoomHandlers } from './handlers/room.handlers.js';
 import { registerSessionHandlers } from './handlers/session.handlers.js';
-import type { AppServer } from './socket-types.js';
+import type { AppServer, AppSocket } from './socket-types.js';
 
 export type { AppServer, AppSocket } from './socket-types.js';
 
@@ -28,18 +30,15 @@ export interface RealtimeDependencies {
   actions: ActionRegistry;
   messageLimiter: RateLimiter;
   connectionLimiter: RateLimiter;
+  chat: ChatService;
 }
 
 /** How long a dropped connection's rooms and missed events are kept for it to resume. */
 const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
-/**
- * Attaches the Socket.IO server to the HTTP server: origin check on the upgrade, the
- * authentication gate, and every handler group, registered in the one block below.
- */
-export function createSocketServer(httpServer: HttpServer, deps: RealtimeDependencies): AppServer {
-  const { config } = deps;
-  const io: AppServer = new Server(httpServer, {
+/** Attaches the Socket.IO server to the HTTP server, with the origin check on the upgrade. */
+export function createSocketServer(httpServer: HttpServer, config: Config): AppServer {
+  return new Server(httpServer, {
     cors: { origin: [...config.allowedOrigins], credentials: true },
     allowRequest: createOriginCheck(config.allowedOrigins),
     maxHttpBufferSize: config.maxHttpBufferSize,
@@ -47,6 +46,15 @@ export function createSocketServer(httpServer: HttpServer, deps: RealtimeDepende
     // expired token back in; here the authentication gate runs on every recovery.
     connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: false },
   });
+}
+
+/**
+ * Installs the authentication gate and every handler group, registered in the one block
+ * below. Separate from creation because handlers need parts (the chat service) that are
+ * themselves built on the server's gateway.
+ */
+export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies): void {
+  const { config } = deps;
   const recovery = createRecoveryGuard(io);
 
   io.use(
@@ -60,15 +68,17 @@ export function createSocketServer(httpServer: HttpServer, deps: RealtimeDepende
     }),
   );
 
+  const onIdentified = (socket: AppSocket) => void deliverOfflineMessages(socket, deps);
+
   io.on('connection', (socket) => {
     guardIncomingEvents(socket, deps);
     registerSessionHandlers(socket, { ...deps, recovery });
-    registerIdentityHandlers(socket, deps);
+    registerIdentityHandlers(socket, { ...deps, onIdentified });
     registerRoomHandlers(socket, deps);
     registerClientHandlers(socket, deps);
+    registerChatHandlers(socket, deps);
+    if (socket.data.userId !== undefined) onIdentified(socket);
   });
-
-  return io;
 }
 
 /**

@@ -7,10 +7,13 @@ import type { AppSocket } from '../socket-types.js';
 
 /**
  * `register` (seed 002) and `register_user` (seed 001). With a token they only confirm
- * the token's user; an anonymous socket (development) takes the given identity and
- * joins that user's room.
+ * the token's user; an anonymous socket (development) takes the given identity, joins
+ * that user's room, and `onIdentified` runs for it (offline delivery).
  */
-export function registerIdentityHandlers(socket: AppSocket, deps: RealtimeDependencies): void {
+export function registerIdentityHandlers(
+  socket: AppSocket,
+  deps: RealtimeDependencies & { onIdentified: (socket: AppSocket) => void },
+): void {
   const bindUser = async (userId: string) => {
     const data = socket.data;
     if (data.authenticated) {
@@ -21,6 +24,7 @@ export function registerIdentityHandlers(socket: AppSocket, deps: RealtimeDepend
     if (data.userId !== undefined && data.userId !== userId) await socket.leave(userRoom(data.userId));
     data.userId = userId;
     await socket.join(userRoom(userId));
+    deps.onIdentified(socket);
   };
 
   handle(

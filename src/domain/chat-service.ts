@@ -1,0 +1,201 @@
+import type { ChatMessage, ChatSession, ChatSessionSummary, MessagePage } from '../contracts/chat.js';
+import type { MessageSent } from '../contracts/events.js';
+import { AppError } from '../errors.js';
+import type { ChatStore } from './chat-store.js';
+import type { RealtimeGateway } from './realtime-gateway.js';
+
+/**
+ * Who is asking: a backend with an API key (sees and may do everything, naming the
+ * sender itself) or a user (only their own sessions; someone else's is NOT_FOUND, so
+ * ids cannot be probed).
+ */
+export type ChatActor = { kind: 'server' } | { kind: 'user'; userId: string; tenantId: string | undefined };
+
+export interface ChatServiceOptions {
+  store: ChatStore;
+  gateway: RealtimeGateway;
+  maxMessageBytes: number;
+  /** How many undelivered messages per session are pushed on connect; the rest are read over REST. */
+  offlinePageSize?: number;
+}
+
+/**
+ * Chat between two users (seed 001): the rules, on top of the durable store and the
+ * realtime gateway. Used alike by the socket events and the REST API, so both paths give
+ * the same guarantees and emit the same events.
+ */
+export function createChatService(options: ChatServiceOptions) {
+  const { store, gateway } = options;
+  const offlinePageSize = options.offlinePageSize ?? 100;
+
+  const otherParticipant = (session: ChatSession, userId: string) =>
+    session.participants[0] === userId ? session.participants[1] : session.participants[0];
+
+  const toUser = (session: ChatSession, userId: string, event: string, payload: unknown) =>
+    gateway.emitToUsers({ userIds: [userId], tenantId: session.tenantId }, event, payload);
+
+  /** The session, if the actor may see it; NOT_FOUND otherwise (never FORBIDDEN). */
+  async function visibleSession(actor: ChatActor, sessionId: string): Promise<ChatSession> {
+    const session = await store.getSession(sessionId);
+    if (!session || (actor.kind === 'user' && !canSee(actor, session))) {
+      throw new AppError('NOT_FOUND', `No chat session ${sessionId}`);
+    }
+    return session;
+  }
+
+  function canSee(actor: { userId: string; tenantId: string | undefined }, session: ChatSession): boolean {
+    return session.participants.includes(actor.userId) && session.tenantId === actor.tenantId;
+  }
+
+  /** The acting user: a user actor is who they are; a server actor names the sender. */
+  function senderOf(actor: ChatActor, claimed: string | undefined): string {
+    if (actor.kind === 'user') {
+      if (claimed !== undefined && claimed !== actor.userId) {
+        throw new AppError('FORBIDDEN', 'senderUserId must be the authenticated user');
+      }
+      return actor.userId;
+    }
+    if (claimed === undefined) throw new AppError('INVALID_REQUEST', 'senderUserId is required');
+    return claimed;
+  }
+
+  return {
+    async createSession(
+      actor: ChatActor,
+      input: { machineId: string; senderUserId?: string | undefined; receiverUserId: string; tenantId?: string | undefined },
+    ): Promise<ChatSession> {
+      const senderUserId = senderOf(actor, input.senderUserId);
+      if (senderUserId === input.receiverUserId) throw new AppError('INVALID_REQUEST', 'A chat session needs two different users');
+      const tenantId = actor.kind === 'user' ? actor.tenantId : input.tenantId;
+      const session = await store.createSession({ machineId: input.machineId, senderUserId, receiverUserId: input.receiverUserId, tenantId });
+      await toUser(session, input.receiverUserId, 'new_chat_session', {
+        sessionId: session.sessionId,
+        senderUserId,
+        receiverUserId: input.receiverUserId,
+        createdAt: session.createdAt,
+      });
+      return session;
+    },
+
+    /**
+     * Stores the message durably, then hands it to the receiver's sockets. Resolves only
+     * after the store acknowledged it; a retry with the same clientMessageId resolves to
+     * the first message (`duplicate: true`) without storing or delivering it again.
+     */
+    async sendMessage(
+      actor: ChatActor,
+      input: {
+        sessionId: string;
+        senderUserId?: string | undefined;
+        receiverUserId?: string | undefined;
+        machineId?: string | undefined;
+        message: string;
+        clientMessageId?: string | undefined;
+      },
+    ): Promise<MessageSent & { message: ChatMessage }> {
+      const session = await visibleSession(actor, input.sessionId);
+      const senderUserId = senderOf(actor, input.senderUserId);
+      if (!session.participants.includes(senderUserId)) throw new AppError('NOT_FOUND', `No chat session ${input.sessionId}`);
+      const receiverUserId = otherParticipant(session, senderUserId);
+      if (input.receiverUserId !== undefined && input.receiverUserId !== receiverUserId) {
+        throw new AppError('INVALID_REQUEST', 'receiverUserId is not the other participant of this session');
+      }
+      if (Buffer.byteLength(input.message) > options.maxMessageBytes) {
+        throw new AppError('PAYLOAD_TOO_LARGE', `message is larger than ${options.maxMessageBytes} bytes`);
+      }
+
+      const { message, duplicate } = await store.appendMessage(session.sessionId, {
+        senderUserId,
+        receiverUserId,
+        message: input.message,
+        machineId: input.machineId ?? session.machineId,
+        clientMessageId: input.clientMessageId,
+      });
+      const sent = { sessionId: session.sessionId, messageId: message.id, seq: message.seq, timestamp: message.timestamp, duplicate };
+      if (duplicate) {
+        const delivered = (session.cursors[receiverUserId]?.delivered ?? 0) >= message.seq;
+        return { ...sent, delivered, message };
+      }
+
+      const recipients = await toUser(session, receiverUserId, 'new_message', { sessionId: session.sessionId, message });
+      if (recipients > 0) {
+        // A lost cursor update only means the message is offered again on the next connect.
+        await store.advanceCursor(session.sessionId, receiverUserId, { delivered: message.seq });
+      } else {
+        await toUser(session, senderUserId, 'receiver_unavailable', {
+          sessionId: session.sessionId,
+          receiverUserId,
+          messageId: message.id,
+          stored: true,
+        });
+      }
+      return { ...sent, delivered: recipients > 0, message };
+    },
+
+    /** Marks everything up to `seq` read by the actor and tells the other participant. */
+    async markRead(actor: ChatActor & { kind: 'user' }, sessionId: string, seq: number): Promise<number> {
+      const session = await visibleSession(actor, sessionId);
+      const updated = await store.advanceCursor(sessionId, actor.userId, { read: seq });
+      const read = updated.cursors[actor.userId]?.read ?? seq;
+      await toUser(session, otherParticipant(session, actor.userId), 'message_read', { sessionId, seq: read, readerUserId: actor.userId });
+      return read;
+    },
+
+    /** Relays a typing notice to the other participant; nothing is stored. */
+    async typing(actor: ChatActor & { kind: 'user' }, sessionId: string): Promise<void> {
+      const session = await visibleSession(actor, sessionId);
+      await toUser(session, otherParticipant(session, actor.userId), 'typing', { sessionId, userId: actor.userId });
+    },
+
+    /**
+     * Messages sent to the user that none of their sockets has been handed yet, per
+     * session, oldest first, at most `offlinePageSize` per session.
+     */
+    async undelivered(userId: string, tenantId: string | undefined): Promise<{ sessionId: string; messages: ChatMessage[] }[]> {
+      const pending: { sessionId: string; messages: ChatMessage[] }[] = [];
+      for (const summary of await store.listSessionsOf(userId)) {
+        if (summary.tenantId !== tenantId) continue;
+        const delivered = summary.cursors[userId]?.delivered ?? 0;
+        if (!summary.lastMessage || summary.lastMessage.seq <= delivered) continue;
+        const messages: ChatMessage[] = [];
+        let after = delivered;
+        while (messages.length < offlinePageSize) {
+          const page = await store.readMessages(summary.sessionId, { after, limit: offlinePageSize });
+          messages.push(...page.messages.filter((m) => m.receiverUserId === userId).slice(0, offlinePageSize - messages.length));
+          if (page.nextAfter === undefined) break;
+          after = page.nextAfter;
+        }
+        if (messages.length > 0) pending.push({ sessionId: summary.sessionId, messages });
+      }
+      return pending;
+    },
+
+    markDelivered(sessionId: string, userId: string, seq: number): Promise<ChatSession> {
+      return store.advanceCursor(sessionId, userId, { delivered: seq });
+    },
+
+    async getSession(actor: ChatActor, sessionId: string, page: { after: number; limit: number }): Promise<ChatSession & MessagePage> {
+      const session = await visibleSession(actor, sessionId);
+      return { ...session, ...(await store.readMessages(sessionId, page)) };
+    },
+
+    async readMessages(actor: ChatActor, sessionId: string, page: { after: number; limit: number }): Promise<MessagePage> {
+      await visibleSession(actor, sessionId);
+      return store.readMessages(sessionId, page);
+    },
+
+    async listSessions(actor: ChatActor, userId: string): Promise<ChatSessionSummary[]> {
+      // A user asking for someone else's list sees nothing of it, as if it were empty.
+      if (actor.kind === 'user' && actor.userId !== userId) return [];
+      const sessions = await store.listSessionsOf(userId);
+      return actor.kind === 'user' ? sessions.filter((s) => s.tenantId === actor.tenantId) : sessions;
+    },
+
+    async deleteSession(actor: ChatActor, sessionId: string): Promise<void> {
+      await visibleSession(actor, sessionId);
+      await store.deleteSession(sessionId);
+    },
+  };
+}
+
+export type ChatService = ReturnType<typeof createChatService>;

@@ -1,0 +1,89 @@
+import {
+  createChatSessionPayloadSchema,
+  messageReadPayloadSchema,
+  sendMessagePayloadSchema,
+  typingPayloadSchema,
+} from '../../contracts/schemas.js';
+import type { ChatActor, ChatService } from '../../domain/chat-service.js';
+import { AppError } from '../../errors.js';
+import { handle, type HandleDependencies } from '../handle.js';
+import type { AppSocket } from '../socket-types.js';
+
+export interface ChatHandlerDependencies extends HandleDependencies {
+  chat: ChatService;
+}
+
+/** The acting user of a socket: its token's user, or (development) the one register_user bound. */
+function actorOf(socket: AppSocket): ChatActor & { kind: 'user' } {
+  const { userId, tenantId } = socket.data;
+  if (userId === undefined) throw new AppError('UNAUTHORIZED', 'Connect with a token, or register_user first');
+  return { kind: 'user', userId, tenantId };
+}
+
+/**
+ * Seed 001's chat events (`create_chat_session`, `send_message`, with their result and
+ * error events) plus read receipts and typing notices.
+ */
+export function registerChatHandlers(socket: AppSocket, deps: ChatHandlerDependencies): void {
+  const { chat } = deps;
+
+  handle(
+    socket,
+    deps,
+    'create_chat_session',
+    createChatSessionPayloadSchema,
+    async (payload) => {
+      const session = await chat.createSession(actorOf(socket), payload);
+      return { sessionId: session.sessionId, session };
+    },
+    {
+      reply: (s, result) => s.emit('session_created', result),
+      replyFailure: (s, failure) => s.emit('session_error', { error: failure.error, code: failure.code }),
+    },
+  );
+
+  handle(
+    socket,
+    deps,
+    'send_message',
+    sendMessagePayloadSchema,
+    async (payload) => {
+      const { message: _stored, ...sent } = await chat.sendMessage(actorOf(socket), payload);
+      return sent;
+    },
+    {
+      reply: (s, result) => s.emit('message_sent', result),
+      replyFailure: (s, failure) => s.emit('message_error', { error: failure.error, code: failure.code }),
+    },
+  );
+
+  handle(socket, deps, 'message_read', messageReadPayloadSchema, async ({ sessionId, seq }) => ({
+    success: true as const,
+    sessionId,
+    seq: await chat.markRead(actorOf(socket), sessionId, seq),
+  }));
+
+  handle(socket, deps, 'typing', typingPayloadSchema, async ({ sessionId }) => {
+    await chat.typing(actorOf(socket), sessionId);
+    return { success: true as const };
+  });
+}
+
+/**
+ * Hands an identified socket the messages sent to its user while no socket of theirs
+ * was connected: `new_message` for each, oldest first, then moves the delivered cursor.
+ * Delivery is at-least-once (a message sent during this very moment may arrive both
+ * live and here); clients de-duplicate by `message.id` or `seq`.
+ */
+export async function deliverOfflineMessages(socket: AppSocket, deps: ChatHandlerDependencies): Promise<void> {
+  const { userId, tenantId } = socket.data;
+  if (userId === undefined) return;
+  try {
+    for (const { sessionId, messages } of await deps.chat.undelivered(userId, tenantId)) {
+      for (const message of messages) socket.emit('new_message', { sessionId, message });
+      await deps.chat.markDelivered(sessionId, userId, messages.at(-1)!.seq);
+    }
+  } catch (err) {
+    deps.logger.error({ err, userId, socketId: socket.id }, 'offline delivery failed; messages stay readable over REST');
+  }
+}

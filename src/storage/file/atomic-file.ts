@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../../observability/logger.js';
+import { errnoCode } from './fs-errors.js';
+
+const TEMP_SUFFIX = '.tmp';
+
+/** Temporary files of `writeFileAtomic`; any found at start-up were left by an interrupted write. */
+export function isTempFileName(name: string): boolean {
+  return name.startsWith('.') && name.endsWith(TEMP_SUFFIX);
+}
+
+/**
+ * Writes all of `data` at `position`, looping over short writes. A write that makes no
+ * progress is an error rather than an endless loop.
+ */
+export async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    written += bytesWritten;
+  }
+}
+
+/**
+ * Makes the entries of a directory (created, renamed or removed files) durable. Windows
+ * cannot open a directory for fsync and orders these updates itself.
+ */
+export async function fsyncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Replaces `file` so that after a crash it holds either the old or the new content, never
+ * a mix: write a temporary file in the same directory, fsync it, rename it over, fsync the
+ * directory. Resolves once the new content is durable.
+ */
+export async function writeFileAtomic(file: string, data: string, logger: Logger): Promise<void> {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  try {
+    const handle = await open(temp, 'wx', 0o644);
+    try {
+      await writeFully(handle, Buffer.from(data, 'utf8'), 0);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (err) {
+    await unlink(temp).catch((cleanupErr: unknown) => {
+      // ENOENT: the temp file was never created or already renamed.
+      if (errnoCode(cleanupErr) !== 'ENOENT') {
+        logger.warn({ err: cleanupErr, file: temp }, 'could not remove a temporary file; it is removed at next start');
+      }
+    });
+    throw err;
+  }
+  await fsyncDir(dir);
+}

@@ -1,0 +1,178 @@
+import { v4 as uuidv4, validate as isUuid } from 'uuid';
+import type {
+  ChatMessage,
+  ChatSession,
+  ChatSessionSummary,
+  ChatStore,
+  ParticipantCursor,
+} from '../../domain/chat-store.js';
+import { AppError } from '../../errors.js';
+
+interface StoredSession {
+  session: ChatSession;
+  messages: ChatMessage[];
+}
+
+/**
+ * The ChatStore in process memory, for tests and benchmarks, and the reference of the
+ * port's semantics: it is written to be obviously right rather than fast, and the file
+ * store must pass the same contract tests. Nothing survives the process; `open()` takes
+ * no lock and a failed write cannot happen, so `isWritable()` is always true.
+ */
+export function createMemoryChatStore(options: { now?: () => Date } = {}): ChatStore {
+  const now = options.now ?? (() => new Date());
+  const sessions = new Map<string, StoredSession>();
+  let state: 'new' | 'open' | 'closed' = 'new';
+
+  const ready = () => {
+    if (state !== 'open') throw new AppError('STORAGE_UNAVAILABLE', 'The chat store is not open');
+  };
+
+  const find = (sessionId: string): StoredSession | undefined => {
+    ready();
+    if (!isUuid(sessionId)) throw new AppError('INVALID_REQUEST', 'sessionId must be a UUID');
+    return sessions.get(sessionId.toLowerCase());
+  };
+
+  const lookup = (sessionId: string): StoredSession => {
+    const stored = find(sessionId);
+    if (stored === undefined) throw new AppError('NOT_FOUND', 'Chat session not found');
+    return stored;
+  };
+
+  const summarize = ({ session, messages }: StoredSession, userId: string): ChatSessionSummary => {
+    const { read } = cursorOf(session, userId);
+    const last = messages.at(-1);
+    return {
+      ...structuredClone(session),
+      lastMessage: last === undefined ? null : { ...last },
+      messageCount: messages.length,
+      unreadCount: messages.filter((message) => message.receiverUserId === userId && message.seq > read).length,
+    };
+  };
+
+  return {
+    async open() {
+      if (state !== 'new') throw new Error('A chat store can be opened once');
+      state = 'open';
+    },
+
+    async close() {
+      state = 'closed';
+    },
+
+    isWritable() {
+      return true;
+    },
+
+    async createSession(input) {
+      ready();
+      const sessionId = uuidv4();
+      const session: ChatSession = {
+        sessionId,
+        machineId: input.machineId,
+        senderUserId: input.senderUserId,
+        receiverUserId: input.receiverUserId,
+        createdAt: now().toISOString(),
+        participants: [input.senderUserId, input.receiverUserId],
+        ...(input.tenantId !== undefined ? { tenantId: input.tenantId } : {}),
+        cursors: Object.fromEntries([input.senderUserId, input.receiverUserId].map((userId) => [userId, { delivered: 0, read: 0 }])),
+      };
+      sessions.set(sessionId, { session, messages: [] });
+      return structuredClone(session);
+    },
+
+    async getSession(sessionId) {
+      const stored = find(sessionId);
+      return stored === undefined ? undefined : structuredClone(stored.session);
+    },
+
+    async deleteSession(sessionId) {
+      const stored = find(sessionId);
+      if (stored === undefined) return false;
+      sessions.delete(stored.session.sessionId);
+      return true;
+    },
+
+    async listSessionsOf(userId) {
+      ready();
+      return [...sessions.values()]
+        .filter(({ session }) => session.participants.includes(userId))
+        .map((stored) => summarize(stored, userId))
+        .sort(byNewestActivity);
+    },
+
+    async appendMessage(sessionId, input) {
+      const { messages } = lookup(sessionId);
+      const { clientMessageId } = input;
+      const earlier = clientMessageId === undefined ? undefined : messages.find((m) => m.clientMessageId === clientMessageId);
+      if (earlier !== undefined) return { message: { ...earlier }, duplicate: true };
+      const message: ChatMessage = {
+        id: uuidv4(),
+        seq: messages.length + 1,
+        senderUserId: input.senderUserId,
+        receiverUserId: input.receiverUserId,
+        message: input.message,
+        timestamp: now().toISOString(),
+        machineId: input.machineId,
+        ...(clientMessageId !== undefined ? { clientMessageId } : {}),
+      };
+      messages.push(message);
+      return { message: { ...message }, duplicate: false };
+    },
+
+    async readMessages(sessionId, page) {
+      const { messages } = lookup(sessionId);
+      if (!isCount(page.after) || !isCount(page.limit) || page.limit === 0) {
+        throw new AppError('INVALID_REQUEST', 'after must be a non-negative integer and limit a positive one');
+      }
+      const remaining = messages.filter((message) => message.seq > page.after);
+      const taken = remaining.slice(0, page.limit).map((message) => ({ ...message }));
+      const last = taken.at(-1);
+      return remaining.length > taken.length && last !== undefined ? { messages: taken, nextAfter: last.seq } : { messages: taken };
+    },
+
+    async advanceCursor(sessionId, userId, cursor) {
+      const stored = lookup(sessionId);
+      if (!stored.session.participants.includes(userId)) {
+        throw new AppError('FORBIDDEN', 'Only a participant of a chat session has cursors in it');
+      }
+      if ((cursor.delivered !== undefined && !isCount(cursor.delivered)) || (cursor.read !== undefined && !isCount(cursor.read))) {
+        throw new AppError('INVALID_REQUEST', 'Cursor positions must be non-negative integers');
+      }
+      const lastSeq = stored.messages.length;
+      const current = cursorOf(stored.session, userId);
+      // Forward only, never past the last message, and read implies delivered.
+      const read = Math.max(current.read, Math.min(cursor.read ?? 0, lastSeq));
+      const delivered = Math.max(current.delivered, Math.min(cursor.delivered ?? 0, lastSeq), read);
+      stored.session = { ...stored.session, cursors: { ...stored.session.cursors, [userId]: { delivered, read } } };
+      return structuredClone(stored.session);
+    },
+  };
+}
+
+function isCount(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+function cursorOf(session: ChatSession, userId: string): ParticipantCursor {
+  return Object.hasOwn(session.cursors, userId) ? (session.cursors[userId] as ParticipantCursor) : { delivered: 0, read: 0 };
+}
+
+function activityOf(summary: ChatSessionSummary): number {
+  return timeOf(summary.lastMessage?.timestamp ?? summary.createdAt);
+}
+
+function timeOf(iso: string): number {
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? 0 : ms;
+}
+
+/** Newest activity (last message, else creation) first; ties by newest creation, then by id. */
+function byNewestActivity(a: ChatSessionSummary, b: ChatSessionSummary): number {
+  return (
+    activityOf(b) - activityOf(a) ||
+    timeOf(b.createdAt) - timeOf(a.createdAt) ||
+    (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0)
+  );
+}

@@ -1,0 +1,69 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import type { ChatMessage, ChatStore, NewChatMessage } from '../../src/domain/chat-store.js';
+import type { Logger } from '../../src/observability/logger.js';
+import { createFileChatStore, type FileChatStoreOptions } from '../../src/storage/file/file-chat-store.js';
+
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+export interface LogRecord {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A logger that keeps every line it writes, parsed, for assertions. */
+export function recordingLogger(): { logger: Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => records.push(JSON.parse(line) as LogRecord) });
+  return { logger, records };
+}
+
+export const PINO_WARN = 40;
+
+export function tempDir(prefix = 'chat-store-'): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true });
+}
+
+export async function openFileStore(dir: string, options: Partial<FileChatStoreOptions> = {}): Promise<ChatStore> {
+  const store = createFileChatStore({ dir, logger: silentLogger(), ...options });
+  await store.open();
+  return store;
+}
+
+/** A clock that moves one second per reading, so orderings by time are deterministic. */
+export function steppingClock(start = Date.parse('2025-01-01T00:00:00.000Z')): () => Date {
+  let tick = 0;
+  return () => new Date(start + 1000 * tick++);
+}
+
+export function messageFrom(from: string, to: string, text: string, clientMessageId?: string): NewChatMessage {
+  return { senderUserId: from, receiverUserId: to, message: text, machineId: 'machine-1', clientMessageId };
+}
+
+/** Parses every line of a messages.jsonl; throws on the first line that is not JSON. */
+export async function readMessageLines(file: string): Promise<ChatMessage[]> {
+  const text = await readFile(file, 'utf8');
+  if (text.length > 0 && !text.endsWith('\n')) throw new Error(`${file} does not end with a newline`);
+  return text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as ChatMessage);
+}
+
+/** Every session directory under `dir`: session.json parses and every messages.jsonl line parses. */
+export async function assertEveryFileParses(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    JSON.parse(await readFile(path.join(dir, entry.name, 'session.json'), 'utf8'));
+    await readMessageLines(path.join(dir, entry.name, 'messages.jsonl'));
+  }
+}

@@ -1,0 +1,195 @@
+import { open, readdir, readFile, readlink, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ChatStore } from '../../src/domain/chat-store.js';
+import {
+  assertEveryFileParses,
+  messageFrom,
+  openFileStore,
+  PINO_WARN,
+  readMessageLines,
+  recordingLogger,
+  removeDir,
+  tempDir,
+} from '../support/chat-store-harness.js';
+
+/** What the file store does at the level of file handles, observed and perturbed through FileHandle.prototype. */
+
+async function fileHandlePrototype(dir: string): Promise<FileHandle> {
+  const handle = await open(path.join(dir, '.probe'), 'w');
+  await handle.close();
+  return Object.getPrototypeOf(handle) as FileHandle;
+}
+
+const ioError = (syscall: string) => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', syscall });
+
+type WriteArgs = [Uint8Array, number, number, number];
+
+describe('file chat store, at the file-handle level', () => {
+  let root: string;
+  let dir: string;
+  let proto: FileHandle;
+  let store: ChatStore;
+  let sessionId: string;
+  let log: string;
+
+  beforeEach(async () => {
+    root = await tempDir();
+    dir = path.join(root, 'sessions');
+    proto = await fileHandlePrototype(root);
+    store = await openFileStore(dir);
+    ({ sessionId } = await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'bob' }));
+    log = path.join(dir, sessionId, 'messages.jsonl');
+  });
+
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await store.close();
+    await removeDir(root);
+  });
+
+  /** Makes the next handle writes behave as given, in order, then real again. */
+  const perturbWrites = (...behaviours: ('half' | 'fail')[]) => {
+    const realWrite = proto.write;
+    const spy = vi.spyOn(proto, 'write');
+    for (const behaviour of behaviours) {
+      spy.mockImplementationOnce(function (this: FileHandle, ...args: unknown[]) {
+        if (behaviour === 'fail') return Promise.reject(ioError('write'));
+        const [buffer, offset, length, position] = args as WriteArgs;
+        return Reflect.apply(realWrite, this, [buffer, offset, Math.ceil(length / 2), position]) as ReturnType<FileHandle['write']>;
+      } as FileHandle['write']);
+    }
+  };
+
+  it('writes a burst of concurrent appends with a handful of writes and fsyncs (group commit)', async () => {
+    const datasync = vi.spyOn(proto, 'datasync');
+    const write = vi.spyOn(proto, 'write');
+    await Promise.all(Array.from({ length: 200 }, (_, i) => store.appendMessage(sessionId, messageFrom('alice', 'bob', `m${i}`))));
+    expect(datasync.mock.calls.length).toBeGreaterThan(0);
+    expect(datasync.mock.calls.length).toBeLessThanOrEqual(3);
+    expect(write.mock.calls.length).toBeLessThanOrEqual(3);
+    expect((await readMessageLines(log)).map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+
+  it('finishes a short write instead of leaving half a line', async () => {
+    perturbWrites('half');
+    const { message } = await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'x'.repeat(5000)));
+    expect(message.seq).toBe(1);
+    expect(await readMessageLines(log)).toEqual([message]);
+  });
+
+  it('rejects an append whose write fails half-way, cuts the partial bytes, and recovers on the next write', async () => {
+    await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'before'));
+    const sizeBefore = (await stat(log)).size;
+    perturbWrites('half', 'fail');
+    await expect(store.appendMessage(sessionId, messageFrom('alice', 'bob', 'y'.repeat(5000)))).rejects.toMatchObject({
+      code: 'STORAGE_UNAVAILABLE',
+    });
+    expect(store.isWritable()).toBe(false);
+    expect((await stat(log)).size).toBe(sizeBefore);
+    expect((await store.readMessages(sessionId, { after: 0, limit: 10 })).messages.map((m) => m.message)).toEqual(['before']);
+
+    expect((await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'after'))).message.seq).toBe(2);
+    expect(store.isWritable()).toBe(true);
+    expect((await readMessageLines(log)).map((m) => m.message)).toEqual(['before', 'after']);
+  });
+
+  it('never resolves an append whose fsync failed', async () => {
+    vi.spyOn(proto, 'datasync').mockRejectedValueOnce(ioError('fdatasync'));
+    const settled = await Promise.allSettled([1, 2, 3].map((i) => store.appendMessage(sessionId, messageFrom('alice', 'bob', `m${i}`))));
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(await readFile(log, 'utf8')).toBe('');
+    expect(store.isWritable()).toBe(false);
+    expect((await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'retry'))).message.seq).toBe(1);
+  });
+
+  it('re-reads the file before the next append when a failed write could not be cut off', async () => {
+    await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'before'));
+    perturbWrites('half', 'fail');
+    vi.spyOn(proto, 'truncate').mockRejectedValueOnce(ioError('ftruncate'));
+    await expect(store.appendMessage(sessionId, messageFrom('alice', 'bob', 'z'.repeat(5000)))).rejects.toMatchObject({
+      code: 'STORAGE_UNAVAILABLE',
+    });
+    await expect(readMessageLines(log)).rejects.toThrow(/newline/);
+
+    expect((await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'after'))).message.seq).toBe(2);
+    expect((await readMessageLines(log)).map((m) => m.message)).toEqual(['before', 'after']);
+  });
+
+  it('coalesces concurrent cursor updates into few session.json rewrites that keep the latest state', async () => {
+    for (let i = 0; i < 50; i += 1) await store.appendMessage(sessionId, messageFrom('alice', 'bob', `m${i}`));
+    const sync = vi.spyOn(proto, 'sync');
+    await Promise.all(Array.from({ length: 50 }, (_, i) => store.advanceCursor(sessionId, 'bob', { delivered: i + 1 })));
+    // One rewrite is a file fsync and a directory fsync.
+    expect(sync.mock.calls.length).toBeLessThanOrEqual(4);
+    const onDisk = JSON.parse(await readFile(path.join(dir, sessionId, 'session.json'), 'utf8')) as { cursors: unknown };
+    expect(onDisk.cursors).toEqual({ alice: { delivered: 0, read: 0 }, bob: { delivered: 50, read: 0 } });
+  });
+
+  it('keeps both files whole when cursor rewrites and appends interleave', async () => {
+    // Each cursor update starts as soon as its message is stored, while later appends are still being written.
+    const work = Array.from({ length: 100 }, (_, i) =>
+      store
+        .appendMessage(sessionId, messageFrom('alice', 'bob', `m${i + 1}`))
+        .then(({ message }) => store.advanceCursor(sessionId, 'bob', { read: message.seq })),
+    );
+    await Promise.all(work);
+    await store.close();
+    await assertEveryFileParses(dir);
+    store = await openFileStore(dir);
+    expect((await store.getSession(sessionId))?.cursors.bob).toEqual({ delivered: 100, read: 100 });
+    expect((await store.listSessionsOf('bob'))[0]).toMatchObject({ messageCount: 100, unreadCount: 0 });
+  });
+
+  it('fails appends still queued when their session is deleted, and leaves nothing behind', async () => {
+    const appends = Array.from({ length: 50 }, (_, i) => store.appendMessage(sessionId, messageFrom('alice', 'bob', `m${i}`)));
+    const deleted = store.deleteSession(sessionId);
+    const settled = await Promise.allSettled(appends);
+    expect(await deleted).toBe(true);
+    for (const result of settled) {
+      if (result.status === 'rejected') expect(result.reason).toMatchObject({ code: 'NOT_FOUND' });
+    }
+    expect(await readdir(dir)).toEqual(['.lock']);
+  });
+
+  it('caps a page by bytes, answering a huge limit with a shorter page and nextAfter', async () => {
+    const big = 'b'.repeat(1536 * 1024);
+    for (let i = 1; i <= 3; i += 1) await store.appendMessage(sessionId, messageFrom('alice', 'bob', `${i}${big}`));
+    const first = await store.readMessages(sessionId, { after: 0, limit: 1000 });
+    expect(first.messages.map((m) => m.seq)).toEqual([1, 2]);
+    expect(first.nextAfter).toBe(2);
+    const second = await store.readMessages(sessionId, { after: 2, limit: 1000 });
+    expect(second).toEqual({ messages: [expect.objectContaining({ seq: 3 })] });
+  });
+
+  it('lists without failing while a session is being deleted', async () => {
+    await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'hi'));
+    await store.close();
+    store = await openFileStore(dir);
+    const [listed, deleted] = await Promise.all([store.listSessionsOf('alice'), store.deleteSession(sessionId)]);
+    expect(deleted).toBe(true);
+    expect(listed.length).toBeLessThanOrEqual(1);
+    expect(await store.listSessionsOf('alice')).toEqual([]);
+  });
+
+  it.skipIf(process.platform !== 'linux')('keeps at most maxOpenFiles idle handles, closing the least recently used', async () => {
+    /** messages.jsonl files this process has open, from /proc/self/fd. */
+    const openLogs = async () => {
+      const targets = await Promise.all(
+        (await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')),
+      );
+      return targets.filter((target) => target.startsWith(dir) && target.endsWith('messages.jsonl')).length;
+    };
+    await store.close();
+    const { logger, records } = recordingLogger();
+    store = await openFileStore(dir, { maxOpenFiles: 2, logger });
+    const ids = [sessionId];
+    for (let i = 0; i < 4; i += 1) ids.push((await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: `u${i}` })).sessionId);
+    for (const id of ids) await store.appendMessage(id, messageFrom('alice', 'bob', id));
+    // Evicted handles close in the background.
+    await vi.waitFor(async () => expect(await openLogs()).toBe(2));
+    for (const id of ids) expect((await store.readMessages(id, { after: 0, limit: 5 })).messages.map((m) => m.message)).toEqual([id]);
+    await vi.waitFor(async () => expect(await openLogs()).toBe(2));
+    expect(records.filter((r) => r.level >= PINO_WARN)).toEqual([]);
+  });
+});
