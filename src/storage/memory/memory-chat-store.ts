@@ -1,12 +1,7 @@
 import { v4 as uuidv4, validate as isUuid } from 'uuid';
-import type {
-  ChatMessage,
-  ChatSession,
-  ChatSessionSummary,
-  ChatStore,
-  ParticipantCursor,
-} from '../../domain/chat-store.js';
+import type { ChatMessage, ChatSession, ChatSessionSummary, ChatStore } from '../../domain/chat-store.js';
 import { AppError } from '../../errors.js';
+import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf } from '../chat-rules.js';
 
 interface StoredSession {
   session: ChatSession;
@@ -123,9 +118,7 @@ export function createMemoryChatStore(options: { now?: () => Date } = {}): ChatS
 
     async readMessages(sessionId, page) {
       const { messages } = lookup(sessionId);
-      if (!isCount(page.after) || !isCount(page.limit) || page.limit === 0) {
-        throw new AppError('INVALID_REQUEST', 'after must be a non-negative integer and limit a positive one');
-      }
+      assertPage(page);
       const remaining = messages.filter((message) => message.seq > page.after);
       const taken = remaining.slice(0, page.limit).map((message) => ({ ...message }));
       const last = taken.at(-1);
@@ -137,42 +130,10 @@ export function createMemoryChatStore(options: { now?: () => Date } = {}): ChatS
       if (!stored.session.participants.includes(userId)) {
         throw new AppError('FORBIDDEN', 'Only a participant of a chat session has cursors in it');
       }
-      if ((cursor.delivered !== undefined && !isCount(cursor.delivered)) || (cursor.read !== undefined && !isCount(cursor.read))) {
-        throw new AppError('INVALID_REQUEST', 'Cursor positions must be non-negative integers');
-      }
-      const lastSeq = stored.messages.length;
-      const current = cursorOf(stored.session, userId);
-      // Forward only, never past the last message, and read implies delivered.
-      const read = Math.max(current.read, Math.min(cursor.read ?? 0, lastSeq));
-      const delivered = Math.max(current.delivered, Math.min(cursor.delivered ?? 0, lastSeq), read);
-      stored.session = { ...stored.session, cursors: { ...stored.session.cursors, [userId]: { delivered, read } } };
+      assertCursor(cursor);
+      const advanced = advancedCursor(cursorOf(stored.session, userId), cursor, stored.messages.length);
+      stored.session = { ...stored.session, cursors: { ...stored.session.cursors, [userId]: advanced } };
       return structuredClone(stored.session);
     },
   };
-}
-
-function isCount(value: number): boolean {
-  return Number.isSafeInteger(value) && value >= 0;
-}
-
-function cursorOf(session: ChatSession, userId: string): ParticipantCursor {
-  return Object.hasOwn(session.cursors, userId) ? (session.cursors[userId] as ParticipantCursor) : { delivered: 0, read: 0 };
-}
-
-function activityOf(summary: ChatSessionSummary): number {
-  return timeOf(summary.lastMessage?.timestamp ?? summary.createdAt);
-}
-
-function timeOf(iso: string): number {
-  const ms = Date.parse(iso);
-  return Number.isNaN(ms) ? 0 : ms;
-}
-
-/** Newest activity (last message, else creation) first; ties by newest creation, then by id. */
-function byNewestActivity(a: ChatSessionSummary, b: ChatSessionSummary): number {
-  return (
-    activityOf(b) - activityOf(a) ||
-    timeOf(b.createdAt) - timeOf(a.createdAt) ||
-    (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0)
-  );
 }
