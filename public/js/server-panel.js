@@ -1,0 +1,113 @@
+import { byId, clockTime, setStatus } from './dom.js';
+
+const STATE_TITLES = {
+  connected: 'Connected',
+  connecting: 'Connecting…',
+  reconnecting: 'Reconnecting…',
+  disconnected: 'Disconnected',
+  error: 'Connection refused',
+};
+
+function formatUptime(seconds) {
+  if (typeof seconds !== 'number') return '–';
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  const hours = Math.floor(s / 3600);
+  return hours < 48 ? `${hours} h ${Math.floor((s % 3600) / 60)} min` : `${Math.floor(hours / 24)} d`;
+}
+
+function formatBytes(bytes) {
+  return typeof bytes === 'number' ? `${(bytes / 1048576).toFixed(1)} MB` : '–';
+}
+
+/**
+ * The Server panel and the top bar: /health, /api/status and /api/version on demand, the
+ * connection indicator (green/amber/red, socket id, transport), and the API key field.
+ */
+export function createServerPanel({ connection, http }) {
+  const stat = (id) => byId(`stat-${id}`);
+  const status = byId('server-status');
+  const keyHint = byId('api-key-hint');
+  const versionChip = byId('version-chip');
+  const envChip = byId('env-chip');
+  const indicator = byId('conn-indicator');
+  const pill = byId('conn-pill');
+
+  function setStat(id, value, tone) {
+    const node = stat(id);
+    node.textContent = value === undefined || value === null ? '–' : String(value);
+    if (tone) node.dataset.tone = tone;
+    else delete node.dataset.tone;
+  }
+
+  /** Tells whether /api/* needs a key, from what the last protected call answered. */
+  function noteApiAccess(reply) {
+    if (reply.ok) {
+      keyHint.textContent = byId('api-key').value ? 'Key accepted.' : 'Not needed: this server’s API is open (no API_KEYS, development).';
+    } else if (reply.body?.code === 'UNAUTHORIZED') {
+      keyHint.textContent = 'Required: this server sets API_KEYS. Enter a key to use /notify, /api/* and development tokens.';
+    } else if (reply.body?.code === 'INVALID_API_KEY') {
+      keyHint.textContent = 'This key is not one of the server’s API_KEYS.';
+    }
+  }
+
+  async function check() {
+    setStatus(status, 'Checking…');
+    const [health, apiStatus, version] = await Promise.all([http.get('/health'), http.get('/api/status'), http.get('/api/version')]);
+
+    if (health.ok) setStat('health', health.body?.status ?? 'ok', 'ok');
+    else setStat('health', health.status === 0 ? 'unreachable' : health.body?.status ?? `HTTP ${health.status}`, 'bad');
+    setStat('connections', health.body?.connections ?? apiStatus.body?.connections);
+    setStat('uptime', formatUptime(health.body?.uptime ?? apiStatus.body?.uptime));
+
+    if (apiStatus.ok) {
+      setStat('users', apiStatus.body.activeUsers);
+      setStat('rooms', apiStatus.body.rooms);
+      setStat('memory', formatBytes(apiStatus.body.memory?.heapUsed));
+    } else {
+      for (const id of ['users', 'rooms', 'memory']) setStat(id, apiStatus.status === 401 ? 'key needed' : '–');
+    }
+
+    if (version.ok) {
+      versionChip.textContent = `v${version.body.version}`;
+      versionChip.title = version.body.name;
+      versionChip.hidden = false;
+    }
+
+    if (!health.ok) setStatus(status, `Server check failed: ${health.error}`, 'bad');
+    else if (apiStatus.status === 401) setStatus(status, 'Healthy. This server sets API_KEYS: enter a key above to see /api/status.', 'warn');
+    else if (!apiStatus.ok) setStatus(status, `Healthy. /api/status: ${apiStatus.error}`, 'warn');
+    else setStatus(status, `Healthy · checked at ${clockTime()}`, 'ok');
+  }
+
+  function renderConnection(state) {
+    const title = STATE_TITLES[state.status] ?? state.status;
+    indicator.dataset.state = state.status;
+    pill.dataset.state = state.status;
+    byId('conn-title').textContent = title;
+    const detail = state.status === 'connected'
+      ? [`socket ${state.socketId}`, `transport ${state.transport || '?'}`, state.userId ? `user ${state.userId}` : 'anonymous'].join(' · ')
+      : state.error || 'No socket';
+    byId('conn-detail').textContent = detail;
+    byId('conn-pill-text').textContent = state.status === 'connected'
+      ? `Connected · ${state.userId ?? 'anonymous'} · ${state.transport || '?'}`
+      : title;
+    if (state.environment) {
+      envChip.textContent = state.environment;
+      envChip.hidden = false;
+    }
+  }
+
+  byId('server-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void check();
+  });
+  connection.onState(renderConnection);
+
+  // The connection count changes with ours: refresh it when we connect or leave.
+  connection.on('$connect', () => void check());
+  connection.on('$disconnect', () => void check());
+
+  return { check, noteApiAccess };
+}
