@@ -331,6 +331,13 @@ export function createChatPanel({ connection, http, machineId }) {
     if (active?.id === sessionId) refreshStates();
   });
 
+  connection.on('message_delivered', ({ sessionId, seq }) => {
+    const session = sessions.get(sessionId);
+    if (!session) return;
+    session.peerDelivered = Math.max(session.peerDelivered, seq);
+    if (active?.id === sessionId) refreshStates();
+  });
+
   connection.on('receiver_unavailable', ({ sessionId, receiverUserId, messageId }) => {
     const session = sessions.get(sessionId);
     if (!session) return;

@@ -13,7 +13,7 @@ const OWNED_ELSEWHERE = new Set([
   'connection_status', 'system:welcome', 'connected', 'error', 'register:ack', 'registration_success',
   'registration_error', 'pong', 'message', 'server:response', 'message:ack', 'action:result', 'room:join:ack',
   'room:leave:ack', 'system:state_recovered', 'system:state_recovery_failed', 'session_created', 'new_chat_session',
-  'session_error', 'message_sent', 'new_message', 'receiver_unavailable', 'message_error', 'message_read', 'typing',
+  'session_error', 'message_sent', 'new_message', 'receiver_unavailable', 'message_error', 'message_read', 'message_delivered', 'typing',
 ]);
 
 const ENDPOINT_HINTS = {

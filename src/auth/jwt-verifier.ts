@@ -34,10 +34,11 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
   return {
     verify(token) {
       const header = decodeHeader(token);
+      if (header === undefined) throw new AppError('UNAUTHORIZED', 'Token is not a JWT');
       const algorithm = header?.alg as Algorithm | undefined;
       const key = algorithm !== undefined ? keys.get(algorithm) : undefined;
       if (algorithm === undefined || key === undefined) {
-        throw new AppError('UNAUTHORIZED', `Token algorithm ${String(header?.alg ?? 'missing')} is not accepted`);
+        throw new AppError('UNAUTHORIZED', `Token algorithm ${String(header.alg ?? 'missing')} is not accepted`);
       }
       let claims: jwt.JwtPayload;
       try {

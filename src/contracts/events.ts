@@ -178,6 +178,13 @@ export interface MessageReadReceipt {
   readerUserId: string;
 }
 
+/** Messages up to `seq` have reached one of the receiver's sockets (sent after a late, offline delivery). */
+export interface MessageDeliveredReceipt {
+  sessionId: string;
+  seq: number;
+  receiverUserId: string;
+}
+
 export interface TypingNotice {
   sessionId: string;
   userId: string;
@@ -217,6 +224,7 @@ export interface ServerToClientEvents {
   receiver_unavailable: (payload: ReceiverUnavailablePayload) => void;
   message_error: (payload: ChatErrorPayload) => void;
   message_read: (payload: MessageReadReceipt) => void;
+  message_delivered: (payload: MessageDeliveredReceipt) => void;
   typing: (payload: TypingNotice) => void;
   /** Sent to every socket when the server begins a graceful shutdown. */
   'system:shutdown': (payload: ShutdownPayload) => void;

@@ -170,8 +170,10 @@ export function createChatService(options: ChatServiceOptions) {
       return pending;
     },
 
-    markDelivered(sessionId: string, userId: string, seq: number): Promise<ChatSession> {
-      return store.advanceCursor(sessionId, userId, { delivered: seq });
+    /** Records a late delivery and tells the sender, whose message_sent said `delivered: false`. */
+    async markDelivered(sessionId: string, userId: string, seq: number): Promise<void> {
+      const session = await store.advanceCursor(sessionId, userId, { delivered: seq });
+      await toUser(session, otherParticipant(session, userId), 'message_delivered', { sessionId, seq, receiverUserId: userId });
     },
 
     async getSession(actor: ChatActor, sessionId: string, page: { after: number; limit: number }): Promise<ChatSession & MessagePage> {

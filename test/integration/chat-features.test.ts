@@ -84,6 +84,7 @@ describe('chat with tokens: identity, read receipts, idempotency, typing, unread
       expect(await emitWithAck(alice, 'send_message', { sessionId: created.sessionId, message: text })).toMatchObject({ delivered: false });
     }
     const { io } = await import('socket.io-client');
+    const deliveredReceipt = waitFor(alice, 'message_delivered');
     const carol: TestSocket = io(t.url, { auth: { token: carolToken }, transports: ['websocket'], forceNew: true });
     const received: NewMessagePayload[] = [];
     const all = new Promise<void>((resolve) => {
@@ -98,6 +99,7 @@ describe('chat with tokens: identity, read receipts, idempotency, typing, unread
       [created.sessionId, 'two', 2],
       [created.sessionId, 'three', 3],
     ]);
+    expect(await deliveredReceipt).toEqual({ sessionId: created.sessionId, seq: 3, receiverUserId: 'carol' });
     carol.close();
     // Delivered now: a second connection gets nothing again.
     const again: TestSocket = io(t.url, { auth: { token: carolToken }, transports: ['websocket'], forceNew: true });

@@ -41,7 +41,7 @@ export function createOpsRoutes(deps: {
   });
 
   router.get('/api/version', (_req, res) => {
-    res.json({ name: info.name, version: info.version });
+    res.json({ name: info.name, version: info.version, environment: info.environment });
   });
 
   return router;
