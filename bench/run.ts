@@ -1,0 +1,186 @@
+/**
+ * npm run bench -- [options]   (see --help and docs/benchmarks.md)
+ *
+ * Runs every chosen scenario against ours and the bare reference, alternating which goes
+ * first, with a fresh server process per run and the clients in separate processes;
+ * prints medians, ranges and ours/reference ratios; writes the JSON results and appends a
+ * dated summary to bench/RESULTS.md.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
+import { openFileLimit } from './lib/processes.js';
+import { renderProfileSummary, summarizeProfile } from './lib/profile.js';
+import { now } from './lib/protocol.js';
+import {
+  appendMarkdown,
+  describeMachine,
+  formatValue,
+  renderMarkdownSection,
+  renderText,
+  summarize,
+  summarizeDiagnostics,
+  writeJson,
+  type Report,
+  type RunRecord,
+} from './lib/report.js';
+import { prepareServers, ROOT, startServer, type RunningServer, type ServerKind } from './lib/servers.js';
+import { WorkerPool } from './lib/workers.js';
+import { connectScenario } from './scenarios/connect.js';
+import type { Scenario } from './scenarios/kit.js';
+import { memoryScenario } from './scenarios/memory.js';
+import { notifyScenario } from './scenarios/notify.js';
+import { pushScenario } from './scenarios/push.js';
+import { soakScenario } from './scenarios/soak.js';
+import { durableScenario, relayScenario } from './scenarios/traffic.js';
+
+const SCENARIOS: readonly Scenario[] = [connectScenario, memoryScenario, notifyScenario, pushScenario, relayScenario, durableScenario, soakScenario];
+
+/** An upper bound on one run, so that a server never outlives a run that went wrong by much. */
+function runBoundMs(scenario: Scenario, options: BenchOptions): number {
+  const traffic = scenario.id === 'soak' ? options.soakDuration : options.duration + options.warmup * 2;
+  return (traffic + 120 + scenario.sockets(options) / 50) * 1000;
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const opts = options;
+  const log = (message: string) => {
+    if (!opts.quiet) console.log(message);
+  };
+  const started = now();
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const resultsDir = path.join(ROOT, 'bench', 'results');
+  const runDir = path.join(resultsDir, `run-${stamp}`);
+  mkdirSync(runDir, { recursive: true });
+  const jsonPath = path.resolve(opts.json ?? path.join(resultsDir, `bench-${stamp}.json`));
+  const machine = describeMachine(runDir, openFileLimit());
+  const scenarios = SCENARIOS.filter((s) => opts.scenarios.includes(s.id));
+  const maxSockets = Math.max(...scenarios.map((s) => s.sockets(opts)), opts.warmupConnections);
+
+  log(`machine: ${machine.cpu} x ${machine.cores}, load ${machine.loadAverageAtStart.join(' ')}; run files in ${path.relative(ROOT, runDir)}`);
+  const prepared = await prepareServers({ buildDir: path.join(runDir, 'build'), oursFrom: opts.oursFrom, oursEntry: opts.oursEntry, log });
+  const planMs = scenarios.reduce((sum, s) => sum + s.repetitions(opts) * opts.servers.length * runBoundMs(s, opts), 0);
+  const workers = await WorkerPool.start(opts.workers, {
+    maxLifetimeMs: planMs + 300_000,
+    openFiles: Math.ceil(maxSockets / opts.workers) + 1024,
+  });
+
+  /** With --reuse-servers, the one server of each kind, started on first use. */
+  const shared = new Map<ServerKind, RunningServer>();
+
+  async function serverFor(scenario: Scenario, kind: ServerKind, label: string): Promise<RunningServer> {
+    const reused = shared.get(kind);
+    if (reused !== undefined) return reused;
+    const server = await startServer(kind, prepared, {
+      runDir,
+      label: opts.reuseServers ? `${kind}-shared` : label,
+      openFiles: (opts.reuseServers ? maxSockets : scenario.sockets(opts)) + 1024,
+      extraEnv: opts.oursEnv,
+      maxLifetimeMs: opts.reuseServers ? planMs + 300_000 : runBoundMs(scenario, opts),
+    });
+    if (opts.reuseServers) shared.set(kind, server);
+    return server;
+  }
+
+  async function runOnce(scenario: Scenario, kind: ServerKind, rep: number): Promise<RunRecord> {
+    const label = `${scenario.id}-${kind}-${rep}`;
+    const record: RunRecord = { scenario: scenario.id, server: kind, rep, startedAt: new Date().toISOString(), seconds: 0 };
+    const t0 = now();
+    const profileFile = opts.profile ? path.join(runDir, 'profiles', `${label}.cpuprofile`) : undefined;
+    if (profileFile !== undefined) mkdirSync(path.dirname(profileFile), { recursive: true });
+    let server: RunningServer | undefined;
+    try {
+      server = await serverFor(scenario, kind, label);
+      record.result = await scenario.run({ kind, server, workers, options: opts, runDir, label, profileFile, log });
+    } catch (err) {
+      record.error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      // Leave no sockets behind for the next run.
+      await workers.all({ cmd: 'close-all', graceful: false }).catch(() => undefined);
+    } finally {
+      if (!opts.reuseServers) {
+        const code = await server?.stop();
+        if (code !== undefined && code !== 0 && code !== null && record.error === undefined) record.error = `${kind} server exited with ${code}`;
+      }
+    }
+    if (profileFile !== undefined && existsSync(profileFile)) {
+      const text = renderProfileSummary(summarizeProfile(profileFile, ROOT), `${label}: the measured window (${profileFile})`);
+      writeFileSync(profileFile.replace(/\.cpuprofile$/, '.txt'), text);
+      record.cpuProfile = profileFile;
+    }
+    record.seconds = (now() - t0) / 1000;
+    if (record.result !== undefined) {
+      const values = scenario.metrics.map((m) => `${m.label} ${formatValue(record.result!.metrics[m.key] ?? Number.NaN, m.unit)}`);
+      const d = record.result.diagnostics;
+      const load =
+        d.serverElu !== undefined ? ` [server busy ${Math.round(d.serverElu * 100)}%, busiest client ${Math.round((d.clientEluMax ?? 0) * 100)}%]` : '';
+      log(`  ${kind.padEnd(9)} #${rep}: ${values.join(', ')}${load} (${record.seconds.toFixed(1)} s)`);
+      for (const note of record.result.notes) log(`      note: ${note}`);
+    } else {
+      log(`  ${kind.padEnd(9)} #${rep}: FAILED ${record.error?.split('\n').slice(0, 3).join(' | ')}`);
+    }
+    return record;
+  }
+
+  const records: RunRecord[] = [];
+  try {
+    for (const scenario of scenarios) {
+      const reps = scenario.repetitions(opts);
+      log(`\n== ${scenario.id}: ${scenario.title} (${scenario.describe(opts)})`);
+      for (let rep = 1; rep <= reps; rep++) {
+        // Alternate which server goes first, so that drift in the machine's load favours neither.
+        const order: ServerKind[] = rep % 2 === 1 ? [...opts.servers] : [...opts.servers].reverse();
+        for (const kind of order) records.push(await runOnce(scenario, kind, rep));
+      }
+    }
+  } finally {
+    await workers.close();
+    for (const server of shared.values()) await server.stop();
+  }
+
+  const summaries = summarize(records, scenarios);
+  const report: Report = {
+    date: new Date().toISOString(),
+    machine,
+    options: opts,
+    oursRunsAs: prepared.ours.description,
+    scenarios: scenarios.map((s) => ({ id: s.id, title: s.title, description: s.describe(opts), repetitions: s.repetitions(opts) })),
+    summaries,
+    diagnostics: summarizeDiagnostics(records),
+    runs: records,
+    totalSeconds: (now() - started) / 1000,
+  };
+  mkdirSync(path.dirname(jsonPath), { recursive: true });
+  writeJson(jsonPath, report);
+  console.log(`\n${renderText(summaries)}\n`);
+  console.log(`JSON: ${path.relative(process.cwd(), jsonPath)}`);
+  if (opts.append) {
+    const file = path.resolve(opts.results ?? path.join(ROOT, 'bench', 'RESULTS.md'));
+    appendMarkdown(file, renderMarkdownSection(report, jsonPath));
+    console.log(`appended to ${path.relative(process.cwd(), file)}`);
+  }
+  // Server logs and chat files of a passing run are of no further use; profiles and snapshots are kept.
+  const failed = records.filter((r) => r.error !== undefined);
+  if (failed.length === 0 && !opts.profile && !opts.heapSnapshot) rmSync(runDir, { recursive: true, force: true });
+  else console.log(`run files kept in ${path.relative(process.cwd(), runDir)}`);
+  if (failed.length > 0) console.error(`${failed.length} run(s) failed: ${failed.map((r) => `${r.scenario}/${r.server}#${r.rep}`).join(', ')}`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
