@@ -87,7 +87,12 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   const io = createSocketServer(httpServer, config);
   const gateway = createSocketGateway(io);
   const chatStore = overrides.chatStore ?? createFileChatStore({ dir: config.chatSessionsDir, logger: logger.child({ module: 'chat-store' }) });
-  const chat = createChatService({ store: chatStore, gateway, maxMessageBytes: config.maxMessageBytes });
+  const chat = createChatService({
+    store: chatStore,
+    gateway,
+    maxMessageBytes: config.maxMessageBytes,
+    onBackgroundError: (err, context) => logger.warn({ err, ...context }, 'chat background update failed'),
+  });
   lifecycle.addReadinessCheck('chatStore', () => chatStore.isWritable());
 
   attachSocketHandlers(io, {

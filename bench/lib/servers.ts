@@ -205,6 +205,8 @@ export async function startServer(kind: ServerKind, prepared: PreparedServers, o
       CHAT_SESSIONS_DIR: chatDir,
       LOG_LEVEL: 'info',
       LOG_PRETTY: 'false',
+      // As `npm start` sets it: more libuv threads, so fsyncs of different sessions overlap.
+      UV_THREADPOOL_SIZE: '16',
       ...RAISED_LIMITS,
       ...options.extraEnv,
     });

@@ -60,9 +60,16 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
   };
 }
 
+/** Reads only the header, to pick the key; jsonwebtoken then verifies the whole token. */
 function decodeHeader(token: string): { alg?: unknown } | undefined {
-  const decoded = jwt.decode(token, { complete: true });
-  return decoded && typeof decoded === 'object' ? (decoded.header as { alg?: unknown }) : undefined;
+  const end = token.indexOf('.');
+  if (end <= 0) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, end), 'base64url').toString('utf8'));
+    return header !== null && typeof header === 'object' ? (header as { alg?: unknown }) : undefined;
+  } catch {
+    return undefined; // not JSON: the caller refuses it as "not a JWT"
+  }
 }
 
 const USER_ID = /^[^\s/\\]{1,128}$/;

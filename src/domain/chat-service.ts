@@ -17,6 +17,8 @@ export interface ChatServiceOptions {
   maxMessageBytes: number;
   /** How many undelivered messages per session are pushed on connect; the rest are read over REST. */
   offlinePageSize?: number;
+  /** Told about failures of work the caller does not wait for (cursor bookkeeping). */
+  onBackgroundError?: (err: unknown, context: Record<string, unknown>) => void;
 }
 
 /**
@@ -119,8 +121,12 @@ export function createChatService(options: ChatServiceOptions) {
 
       const recipients = await toUser(session, receiverUserId, 'new_message', { sessionId: session.sessionId, message });
       if (recipients > 0) {
-        // A lost cursor update only means the message is offered again on the next connect.
-        await store.advanceCursor(session.sessionId, receiverUserId, { delivered: message.seq });
+        // Not awaited: the acknowledgement is about the message, which is on disk. A cursor
+        // update that is lost or late only means the message is offered again on the next
+        // connect; waiting for its session.json rewrite (two fsyncs) would double the ack time.
+        store.advanceCursor(session.sessionId, receiverUserId, { delivered: message.seq }).catch((err: unknown) =>
+          options.onBackgroundError?.(err, { sessionId: session.sessionId, what: 'delivered cursor' }),
+        );
       } else {
         await toUser(session, senderUserId, 'receiver_unavailable', {
           sessionId: session.sessionId,

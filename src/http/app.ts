@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { TokenSigner } from '../auth/token-signer.js';
 import type { Config } from '../config.js';
 import type { ChatService } from '../domain/chat-service.js';
@@ -14,6 +12,7 @@ import type { RateLimiter } from '../domain/rate-limit.js';
 import type { RealtimeGateway } from '../domain/realtime-gateway.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { createAccessLog } from './middleware/access-log.js';
 import { createApiKeyAuth } from './middleware/api-key.js';
 import { createBearerIdentity } from './middleware/bearer.js';
 import { createErrorHandler, notFound } from './middleware/error-handler.js';
@@ -44,8 +43,6 @@ export interface HttpDependencies {
   devTokenSigner: TokenSigner | undefined;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-
 /** Builds the Express app without listening, so tests and the composition root share it. */
 export function createHttpApp(deps: HttpDependencies): Express {
   const { config, logger, metrics } = deps;
@@ -53,42 +50,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
 
-  app.use(
-    pinoHttp({
-      logger: logger.child({ module: 'http' }),
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Client mistakes are routine (info); only server faults are errors.
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      serializers: {
-        req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url,
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' || req.url === '/ready' },
-      quietReqLogger: true,
-    }),
-  );
-
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      metrics.markHttpRequest(
-        { method: req.method, route, status: res.statusCode },
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
-    });
-    next();
-  });
+  app.use(createAccessLog(logger.child({ module: 'http' }), metrics));
 
   app.use(
     helmet(

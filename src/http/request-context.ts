@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import type { Identity } from '../domain/identity.js';
 
 /**
@@ -6,6 +6,8 @@ import type { Identity } from '../domain/identity.js';
  * no code reaches for ad-hoc properties.
  */
 export interface RequestContext {
+  /** Echoed as X-Request-Id and in every error body and log line of the request. */
+  requestId?: string;
   /** Id of the API key that authenticated the request (never the key itself). */
   apiKeyId?: string;
   /** The matching API key, kept only for signature verification in this request. */
@@ -24,6 +26,6 @@ export function contextOf(res: Response): RequestContext {
   return locals.ctx;
 }
 
-export function requestIdOf(req: Request): string {
-  return String(req.id);
+export function requestIdOf(res: Response): string {
+  return contextOf(res).requestId ?? 'unknown';
 }

@@ -69,11 +69,13 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
   );
 
   const onIdentified = (socket: AppSocket) => void deliverOfflineMessages(socket, deps);
+  const sessionDeps = { ...deps, recovery };
+  const identityDeps = { ...deps, onIdentified };
 
   io.on('connection', (socket) => {
     guardIncomingEvents(socket, deps);
-    registerSessionHandlers(socket, { ...deps, recovery });
-    registerIdentityHandlers(socket, { ...deps, onIdentified });
+    registerSessionHandlers(socket, sessionDeps);
+    registerIdentityHandlers(socket, identityDeps);
     registerRoomHandlers(socket, deps);
     registerClientHandlers(socket, deps);
     registerChatHandlers(socket, deps);

@@ -30,7 +30,7 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     const appError = classify(err);
-    const requestId = requestIdOf(req);
+    const requestId = requestIdOf(res);
     if (appError.code === 'INTERNAL_SERVER_ERROR') {
       logger.error({ err: appError.cause ?? err, requestId }, 'unhandled error');
     }
