@@ -1,10 +1,11 @@
 import type { z } from 'zod';
 import type { Ack, ClientToServerEvents } from '../contracts/events.js';
 import type { AckFailure, SocketErrorPayload } from '../contracts/error-codes.js';
+import type { RateLimiter } from '../domain/rate-limit.js';
 import { AppError, toAppError } from '../errors.js';
-import { describeIssues } from '../validation.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { describeIssues } from '../validation.js';
 import type { AppSocket } from './socket-types.js';
 
 type EventName = keyof ClientToServerEvents;
@@ -24,37 +25,85 @@ export interface HandleDependencies {
   metrics: Metrics;
 }
 
+interface Handler {
+  schema: z.ZodType;
+  run: (payload: unknown, socket: AppSocket) => unknown;
+  reply?: ((socket: AppSocket, result: never) => void) | undefined;
+  replyFailure?: ((socket: AppSocket, failure: AckFailure) => void) | undefined;
+}
+
 /**
- * The one socket validation boundary. Registers `event` on `socket`: the payload is
- * parsed with `schema`; the handler's result is sent through the ack callback (when the
- * client gave one) and the reply event; any failure is answered with the `error` event
- * `{ event, message, code }` and an ack `{ success: false, error, code }`. Unknown
- * errors are logged and answered as INTERNAL_SERVER_ERROR without their message. A bad
- * payload never disconnects the socket and never escapes as an exception.
+ * Every client → server event the server answers, registered once per server and
+ * dispatched from one middleware per socket (no per-socket listener or closure per
+ * event: measured, that was about half of the extra heap each connection cost).
  */
-export function handle<E extends EventName, S extends z.ZodType>(
-  socket: AppSocket,
-  deps: HandleDependencies,
-  event: E,
-  schema: S,
-  run: (payload: z.output<S>) => Promise<ReplyOf<E>> | ReplyOf<E>,
-  options: HandlerOptions<E> = {},
-): void {
-  const listener = async (...args: unknown[]) => {
+export interface HandlerRegistry {
+  /**
+   * Answers `event`. The payload is parsed with `schema`; the handler's result goes to
+   * the ack callback (when the client gave one) and the reply event; any failure is
+   * answered with the `error` event `{ event, message, code }` and an ack `{ success:
+   * false, error, code }`. Unknown errors are logged and answered as
+   * INTERNAL_SERVER_ERROR without their message. A bad payload never disconnects.
+   */
+  on<E extends EventName, S extends z.ZodType>(
+    event: E,
+    schema: S,
+    run: (payload: z.output<S>, socket: AppSocket) => Promise<ReplyOf<E>> | ReplyOf<E>,
+    options?: HandlerOptions<E>,
+  ): void;
+  /**
+   * Starts answering `socket`: the per-connection rate limit applies to every event, an
+   * event nobody handles is answered (never dropped silently), and a socket that keeps
+   * sending at twice the limit within one window is disconnected.
+   */
+  attach(socket: AppSocket): void;
+}
+
+export function createHandlerRegistry(deps: HandleDependencies & { messageLimiter: RateLimiter }): HandlerRegistry {
+  const handlers = new Map<string, Handler>();
+
+  async function dispatch(socket: AppSocket, event: string, args: unknown[]): Promise<void> {
     const ack = typeof args.at(-1) === 'function' ? (args.pop() as (reply: unknown) => void) : undefined;
+    const handler = handlers.get(event);
     try {
-      const parsed = schema.safeParse(args[0]);
+      if (handler === undefined) throw new AppError('INVALID_REQUEST', `Unknown event: ${event}`);
+      const limit = await deps.messageLimiter.consume(`socket:${socket.id}`);
+      if (!limit.allowed) {
+        deps.metrics.markRateLimited('ws_message');
+        if (limit.consumed >= 2 * deps.messageLimiter.points) {
+          deps.logger.warn({ socketId: socket.id, userId: socket.data.userId }, 'disconnecting a socket that keeps flooding');
+          socket.disconnect(true);
+          return;
+        }
+        throw new AppError('RATE_LIMITED', 'Too many events on this connection', { retryAfter: Math.max(1, Math.ceil(limit.resetMs / 1000)) });
+      }
+      const parsed = handler.schema.safeParse(args[0]);
       if (!parsed.success) throw new AppError('INVALID_REQUEST', `Invalid ${event} payload: ${describeIssues(parsed.error)}`);
-      const result = await run(parsed.data);
-      options.reply?.(socket, result);
+      const result = await handler.run(parsed.data, socket);
+      handler.reply?.(socket, result as never);
       ack?.(result);
     } catch (err) {
       const failure = reportFailure(socket, deps, event, err);
-      options.replyFailure?.(socket, failure);
+      handler?.replyFailure?.(socket, failure);
       ack?.(failure);
     }
+  }
+
+  return {
+    on(event, schema, run, options = {}) {
+      if (handlers.has(event)) throw new Error(`Two handlers for ${event}`);
+      handlers.set(event, {
+        schema,
+        run: run as Handler['run'],
+        reply: options.reply as Handler['reply'],
+        replyFailure: options.replyFailure,
+      });
+    },
+    attach(socket) {
+      // Handled here, so next() is never called and Socket.IO's listeners never run.
+      socket.use(([event, ...args]) => void dispatch(socket, event, args));
+    },
   };
-  (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, listener);
 }
 
 /** Answers a failure on `socket` with the `error` event and returns the ack form. */

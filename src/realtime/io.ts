@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ActionRegistry } from './action-registry.js';
 import { createAuthMiddleware } from './authenticate.js';
-import { guardIncomingEvents } from './event-guard.js';
+import { createHandlerRegistry } from './handle.js';
 import { createRecoveryGuard } from './recovery.js';
 import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
 import { registerClientHandlers } from './handlers/client.handlers.js';
@@ -68,17 +68,18 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
     }),
   );
 
+  // Every event the server answers, registered once per server, in this one block.
+  const handlers = createHandlerRegistry(deps);
   const onIdentified = (socket: AppSocket) => void deliverOfflineMessages(socket, deps);
-  const sessionDeps = { ...deps, recovery };
-  const identityDeps = { ...deps, onIdentified };
+  const onConnection = registerSessionHandlers(handlers, { ...deps, recovery });
+  registerIdentityHandlers(handlers, { ...deps, onIdentified });
+  registerRoomHandlers(handlers);
+  registerClientHandlers(handlers, deps);
+  registerChatHandlers(handlers, deps);
 
   io.on('connection', (socket) => {
-    guardIncomingEvents(socket, deps);
-    registerSessionHandlers(socket, sessionDeps);
-    registerIdentityHandlers(socket, identityDeps);
-    registerRoomHandlers(socket, deps);
-    registerClientHandlers(socket, deps);
-    registerChatHandlers(socket, deps);
+    handlers.attach(socket);
+    onConnection(socket);
     if (socket.data.userId !== undefined) onIdentified(socket);
   });
 }

@@ -6,7 +6,7 @@ import {
 } from '../../contracts/schemas.js';
 import type { ChatActor, ChatService } from '../../domain/chat-service.js';
 import { AppError } from '../../errors.js';
-import { handle, type HandleDependencies } from '../handle.js';
+import type { HandleDependencies, HandlerRegistry } from '../handle.js';
 import type { AppSocket } from '../socket-types.js';
 
 export interface ChatHandlerDependencies extends HandleDependencies {
@@ -24,46 +24,42 @@ function actorOf(socket: AppSocket): ChatActor & { kind: 'user' } {
  * Seed 001's chat events (`create_chat_session`, `send_message`, with their result and
  * error events) plus read receipts and typing notices.
  */
-export function registerChatHandlers(socket: AppSocket, deps: ChatHandlerDependencies): void {
+export function registerChatHandlers(handlers: HandlerRegistry, deps: ChatHandlerDependencies): void {
   const { chat } = deps;
 
-  handle(
-    socket,
-    deps,
+  handlers.on(
     'create_chat_session',
     createChatSessionPayloadSchema,
-    async (payload) => {
+    async (payload, socket) => {
       const session = await chat.createSession(actorOf(socket), payload);
       return { sessionId: session.sessionId, session };
     },
     {
-      reply: (s, result) => s.emit('session_created', result),
-      replyFailure: (s, failure) => s.emit('session_error', { error: failure.error, code: failure.code }),
+      reply: (socket, result) => socket.emit('session_created', result),
+      replyFailure: (socket, failure) => socket.emit('session_error', { error: failure.error, code: failure.code }),
     },
   );
 
-  handle(
-    socket,
-    deps,
+  handlers.on(
     'send_message',
     sendMessagePayloadSchema,
-    async (payload) => {
+    async (payload, socket) => {
       const { message: _stored, ...sent } = await chat.sendMessage(actorOf(socket), payload);
       return sent;
     },
     {
-      reply: (s, result) => s.emit('message_sent', result),
-      replyFailure: (s, failure) => s.emit('message_error', { error: failure.error, code: failure.code }),
+      reply: (socket, result) => socket.emit('message_sent', result),
+      replyFailure: (socket, failure) => socket.emit('message_error', { error: failure.error, code: failure.code }),
     },
   );
 
-  handle(socket, deps, 'message_read', messageReadPayloadSchema, async ({ sessionId, seq }) => ({
+  handlers.on('message_read', messageReadPayloadSchema, async ({ sessionId, seq }, socket) => ({
     success: true as const,
     sessionId,
     seq: await chat.markRead(actorOf(socket), sessionId, seq),
   }));
 
-  handle(socket, deps, 'typing', typingPayloadSchema, async ({ sessionId }) => {
+  handlers.on('typing', typingPayloadSchema, async ({ sessionId }, socket) => {
     await chat.typing(actorOf(socket), sessionId);
     return { success: true as const };
   });

@@ -7,66 +7,58 @@ import {
 } from '../../contracts/schemas.js';
 import type { ActionContext } from '../../domain/actions.js';
 import { AppError } from '../../errors.js';
-import type { RealtimeDependencies } from '../io.js';
-import { handle } from '../handle.js';
+import type { ActionRegistry } from '../action-registry.js';
+import type { HandlerRegistry } from '../handle.js';
 import { clientRoomsOf, userRoom } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
-/** `ping` (seeds 002, 004) and the seed 002 `client:*` request/response events. */
-export function registerClientHandlers(socket: AppSocket, deps: RealtimeDependencies): void {
-  const context = (): ActionContext => ({
-    userId: socket.data.userId,
-    tenantId: socket.data.tenantId,
-    authenticated: socket.data.authenticated,
-    socketId: socket.id,
-    machineId: socket.data.machineId,
-    rooms: clientRoomsOf(socket.id, socket.rooms),
-  });
+const contextOf = (socket: AppSocket): ActionContext => ({
+  userId: socket.data.userId,
+  tenantId: socket.data.tenantId,
+  authenticated: socket.data.authenticated,
+  socketId: socket.id,
+  machineId: socket.data.machineId,
+  rooms: clientRoomsOf(socket.id, socket.rooms),
+});
 
-  handle(
-    socket,
-    deps,
+/** `ping` (seeds 002, 004) and the seed 002 `client:*` request/response events. */
+export function registerClientHandlers(handlers: HandlerRegistry, deps: { actions: ActionRegistry }): void {
+  handlers.on(
     'ping',
     pingPayloadSchema,
     (payload) => ({
       timestamp: new Date().toISOString(),
       ...(payload?.timestamp !== undefined ? { clientTimestamp: payload.timestamp } : {}),
     }),
-    { reply: (s, result) => s.emit('pong', result) },
+    { reply: (socket, result) => socket.emit('pong', result) },
   );
 
-  handle(
-    socket,
-    deps,
+  handlers.on(
     'client:event',
     clientEventPayloadSchema,
-    async ({ type, data }) => ({
+    async ({ type, data }, socket) => ({
       success: true as const,
       requestId: randomUUID(),
-      data: await deps.actions.run('event', type, data, context()),
+      data: await deps.actions.run('event', type, data, contextOf(socket)),
     }),
-    { reply: (s, result) => s.emit('server:response', result) },
+    { reply: (socket, result) => socket.emit('server:response', result) },
   );
 
-  handle(
-    socket,
-    deps,
+  handlers.on(
     'client:action',
     clientActionPayloadSchema,
-    async ({ action, params }) => ({
+    async ({ action, params }, socket) => ({
       success: true as const,
       requestId: randomUUID(),
-      result: await deps.actions.run('action', action, params, context()),
+      result: await deps.actions.run('action', action, params, contextOf(socket)),
     }),
-    { reply: (s, result) => s.emit('action:result', result) },
+    { reply: (socket, result) => socket.emit('action:result', result) },
   );
 
-  handle(
-    socket,
-    deps,
+  handlers.on(
     'client:message',
     clientMessagePayloadSchema,
-    ({ content, type, metadata }) => {
+    ({ content, type, metadata }, socket) => {
       const messageId = randomUUID();
       const delivery = {
         messageId,
@@ -85,6 +77,6 @@ export function registerClientHandlers(socket: AppSocket, deps: RealtimeDependen
       }
       return { success: true as const, requestId: randomUUID(), messageId };
     },
-    { reply: (s, result) => s.emit('message:ack', result) },
+    { reply: (socket, result) => socket.emit('message:ack', result) },
   );
 }

@@ -1,7 +1,7 @@
 import { registerPayloadSchema, registerUserPayloadSchema } from '../../contracts/schemas.js';
 import { AppError } from '../../errors.js';
 import type { RealtimeDependencies } from '../io.js';
-import { handle } from '../handle.js';
+import type { HandlerRegistry } from '../handle.js';
 import { userRoom } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
@@ -11,10 +11,10 @@ import type { AppSocket } from '../socket-types.js';
  * that user's room, and `onIdentified` runs for it (offline delivery).
  */
 export function registerIdentityHandlers(
-  socket: AppSocket,
+  handlers: HandlerRegistry,
   deps: RealtimeDependencies & { onIdentified: (socket: AppSocket) => void },
 ): void {
-  const bindUser = async (userId: string) => {
+  const bindUser = async (socket: AppSocket, userId: string) => {
     const data = socket.data;
     if (data.authenticated) {
       if (userId !== data.userId) throw new AppError('FORBIDDEN', 'userId does not match the token');
@@ -27,34 +27,30 @@ export function registerIdentityHandlers(
     deps.onIdentified(socket);
   };
 
-  handle(
-    socket,
-    deps,
+  handlers.on(
     'register',
     registerPayloadSchema,
-    async ({ userId }) => {
-      await bindUser(userId);
+    async ({ userId }, socket) => {
+      await bindUser(socket, userId);
       return { success: true as const, userId };
     },
     {
-      reply: (s, result) => s.emit('register:ack', result),
-      replyFailure: (s, failure) => s.emit('register:ack', failure),
+      reply: (socket, result) => socket.emit('register:ack', result),
+      replyFailure: (socket, failure) => socket.emit('register:ack', failure),
     },
   );
 
-  handle(
-    socket,
-    deps,
+  handlers.on(
     'register_user',
     registerUserPayloadSchema,
-    async ({ userId, machineId }) => {
-      await bindUser(userId);
+    async ({ userId, machineId }, socket) => {
+      await bindUser(socket, userId);
       socket.data.machineId = machineId;
       return { userId, machineId, socketId: socket.id };
     },
     {
-      reply: (s, result) => s.emit('registration_success', result),
-      replyFailure: (s, failure) => s.emit('registration_error', { error: failure.error, code: failure.code }),
+      reply: (socket, result) => socket.emit('registration_success', result),
+      replyFailure: (socket, failure) => socket.emit('registration_error', { error: failure.error, code: failure.code }),
     },
   );
 }

@@ -1,7 +1,6 @@
 import { channelPayloadSchema, relayPayloadSchema, roomPayloadSchema } from '../../contracts/schemas.js';
 import { AppError } from '../../errors.js';
-import type { RealtimeDependencies } from '../io.js';
-import { handle } from '../handle.js';
+import type { HandlerRegistry } from '../handle.js';
 import { MAX_CLIENT_ROOMS, clientRoomsOf, isReservedRoom, joinRefusal } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
@@ -9,8 +8,8 @@ import type { AppSocket } from '../socket-types.js';
  * Public rooms: `room:join` / `room:leave` (seed 002) and their seed 004 aliases
  * `subscribe` / `unsubscribe`, plus the seed 000 `message` relay.
  */
-export function registerRoomHandlers(socket: AppSocket, deps: RealtimeDependencies): void {
-  const join = async (room: string) => {
+export function registerRoomHandlers(handlers: HandlerRegistry): void {
+  const join = async (socket: AppSocket, room: string) => {
     const refusal = joinRefusal(room, socket.data.roomGrants);
     if (refusal !== undefined) throw new AppError('FORBIDDEN', refusal);
     if (!socket.rooms.has(room) && clientRoomsOf(socket.id, socket.rooms).length >= MAX_CLIENT_ROOMS) {
@@ -19,22 +18,22 @@ export function registerRoomHandlers(socket: AppSocket, deps: RealtimeDependenci
     await socket.join(room);
     return { success: true as const, room };
   };
-  const leave = async (room: string) => {
+  const leave = async (socket: AppSocket, room: string) => {
     if (isReservedRoom(room)) throw new AppError('FORBIDDEN', 'Reserved rooms cannot be left by clients');
     await socket.leave(room);
     return { success: true as const, room };
   };
 
-  handle(socket, deps, 'room:join', roomPayloadSchema, ({ room }) => join(room), {
-    reply: (s, result) => s.emit('room:join:ack', result),
+  handlers.on('room:join', roomPayloadSchema, ({ room }, socket) => join(socket, room), {
+    reply: (socket, result) => socket.emit('room:join:ack', result),
   });
-  handle(socket, deps, 'room:leave', roomPayloadSchema, ({ room }) => leave(room), {
-    reply: (s, result) => s.emit('room:leave:ack', result),
+  handlers.on('room:leave', roomPayloadSchema, ({ room }, socket) => leave(socket, room), {
+    reply: (socket, result) => socket.emit('room:leave:ack', result),
   });
-  handle(socket, deps, 'subscribe', channelPayloadSchema, (room) => join(room));
-  handle(socket, deps, 'unsubscribe', channelPayloadSchema, (room) => leave(room));
+  handlers.on('subscribe', channelPayloadSchema, (room, socket) => join(socket, room));
+  handlers.on('unsubscribe', channelPayloadSchema, (room, socket) => leave(socket, room));
 
-  handle(socket, deps, 'message', relayPayloadSchema, (data) => {
+  handlers.on('message', relayPayloadSchema, (data, socket) => {
     const from = socket.data.userId ?? socket.id;
     const payload = { from, data, timestamp: new Date().toISOString() };
     const room = typeof data === 'object' && data !== null ? (data as { room?: unknown }).room : undefined;

@@ -1,7 +1,7 @@
 import { authRefreshPayloadSchema } from '../../contracts/schemas.js';
 import { AppError } from '../../errors.js';
 import type { RealtimeDependencies } from '../io.js';
-import { handle, reportFailure } from '../handle.js';
+import { reportFailure, type HandlerRegistry } from '../handle.js';
 import type { RecoveryGuard } from '../recovery.js';
 import { userRoom } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
@@ -10,55 +10,44 @@ import type { AppSocket } from '../socket-types.js';
 const MAX_TIMER_MS = 2_147_483_647;
 
 /**
- * A socket's life: greeting (the three ways the seed clients expect), its user room,
- * recovery events, token expiry and `auth:refresh`.
+ * Ends each authenticated socket at its token's `exp`, unless `auth:refresh` moved it.
+ * Owns one timer per authenticated socket, cleared when the socket goes.
  */
-export function registerSessionHandlers(socket: AppSocket, deps: RealtimeDependencies & { recovery: RecoveryGuard }): void {
-  const { metrics, info } = deps;
-  const data = socket.data;
-  const timestamp = new Date().toISOString();
-
-  metrics.markConnection({ authenticated: data.authenticated, transport: socket.conn.transport.name });
-  if (data.userId !== undefined) void socket.join(userRoom(data.userId, data.tenantId));
-
-  const userId = data.userId ?? null;
-  socket.emit('connection_status', { connected: true, socketId: socket.id, userId, timestamp });
-  socket.emit('system:welcome', {
-    message: 'Welcome to the Socket.IO server',
-    socketId: socket.id,
-    timestamp,
-    serverInfo: { version: info.version, environment: info.environment },
-  });
-  socket.emit('connected', { message: 'Connected', socketId: socket.id, userId, timestamp });
-  if (socket.recovered) {
-    socket.emit('system:state_recovered', { userId, timestamp });
-    deps.recovery.replayMissedPackets(socket);
-  } else if (typeof (socket.handshake.auth as { pid?: unknown }).pid === 'string') {
-    socket.emit('system:state_recovery_failed', { message: 'Failed to recover connection state', timestamp });
-  }
-
-  let expiryTimer: NodeJS.Timeout | undefined;
-  const armExpiry = () => {
-    clearTimeout(expiryTimer);
-    if (data.tokenExp === undefined) return;
-    const remaining = data.tokenExp * 1000 - Date.now();
-    expiryTimer = setTimeout(
-      () => {
-        if (data.tokenExp !== undefined && data.tokenExp * 1000 > Date.now()) return armExpiry();
-        reportFailure(socket, deps, 'auth', new AppError('TOKEN_EXPIRED', 'Token expired; reconnect with a new token'));
-        socket.disconnect(true);
-      },
-      Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
-    );
+function createTokenExpiry(deps: RealtimeDependencies) {
+  const timers = new Map<string, NodeJS.Timeout>();
+  const arm = (socket: AppSocket): void => {
+    clearTimeout(timers.get(socket.id));
+    const exp = socket.data.tokenExp;
+    if (exp === undefined) return;
+    const delay = Math.max(0, Math.min(exp * 1000 - Date.now(), MAX_TIMER_MS));
+    const timer = setTimeout(() => {
+      timers.delete(socket.id);
+      if (socket.data.tokenExp !== undefined && socket.data.tokenExp * 1000 > Date.now()) return arm(socket);
+      reportFailure(socket, deps, 'auth', new AppError('TOKEN_EXPIRED', 'Token expired; reconnect with a new token'));
+      socket.disconnect(true);
+    }, delay);
+    timers.set(socket.id, timer);
   };
-  armExpiry();
+  const clear = (socket: AppSocket): void => {
+    clearTimeout(timers.get(socket.id));
+    timers.delete(socket.id);
+  };
+  return { arm, clear };
+}
 
-  socket.on('disconnect', () => {
-    clearTimeout(expiryTimer);
-    metrics.markDisconnection();
-  });
+/**
+ * A socket's life: greeting (the three ways the seed clients expect), its user room,
+ * recovery events, token expiry and `auth:refresh`. Returns what runs for each new socket.
+ */
+export function registerSessionHandlers(
+  handlers: HandlerRegistry,
+  deps: RealtimeDependencies & { recovery: RecoveryGuard },
+): (socket: AppSocket) => void {
+  const { metrics, info } = deps;
+  const expiry = createTokenExpiry(deps);
 
-  handle(socket, deps, 'auth:refresh', authRefreshPayloadSchema, ({ token }) => {
+  handlers.on('auth:refresh', authRefreshPayloadSchema, ({ token }, socket) => {
+    const data = socket.data;
     if (!data.authenticated) throw new AppError('UNAUTHORIZED', 'Only sockets that connected with a token can refresh it');
     const identity = deps.verifier.verify(token);
     if (identity.userId !== data.userId || identity.tenantId !== data.tenantId) {
@@ -66,7 +55,36 @@ export function registerSessionHandlers(socket: AppSocket, deps: RealtimeDepende
     }
     data.tokenExp = Math.max(identity.exp, data.tokenExp ?? 0);
     data.roomGrants = identity.rooms;
-    armExpiry();
+    expiry.arm(socket);
     return { success: true as const, exp: data.tokenExp };
   });
+
+  return (socket) => {
+    const data = socket.data;
+    const timestamp = new Date().toISOString();
+    metrics.markConnection({ authenticated: data.authenticated, transport: socket.conn.transport.name });
+    if (data.userId !== undefined) void socket.join(userRoom(data.userId, data.tenantId));
+
+    const userId = data.userId ?? null;
+    socket.emit('connection_status', { connected: true, socketId: socket.id, userId, timestamp });
+    socket.emit('system:welcome', {
+      message: 'Welcome to the Socket.IO server',
+      socketId: socket.id,
+      timestamp,
+      serverInfo: { version: info.version, environment: info.environment },
+    });
+    socket.emit('connected', { message: 'Connected', socketId: socket.id, userId, timestamp });
+    if (socket.recovered) {
+      socket.emit('system:state_recovered', { userId, timestamp });
+      deps.recovery.replayMissedPackets(socket);
+    } else if (typeof (socket.handshake.auth as { pid?: unknown }).pid === 'string') {
+      socket.emit('system:state_recovery_failed', { message: 'Failed to recover connection state', timestamp });
+    }
+
+    expiry.arm(socket);
+    socket.once('disconnect', () => {
+      expiry.clear(socket);
+      metrics.markDisconnection();
+    });
+  };
 }
