@@ -60,6 +60,7 @@ const envSchema = z.object({
   EVENT_WEBHOOK_SECRET: optionalText,
   EVENT_WEBHOOK_TIMEOUT_MS: int(5000, 100, 60_000),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+  RECOVERY_MAX_PACKETS: int(10_000, 1, 10_000_000),
   TRUST_PROXY: optionalText,
 });
 
@@ -98,6 +99,8 @@ export interface Config {
   readonly allowAnonymous: boolean;
   readonly eventWebhook: { readonly url: string | undefined; readonly secret: string; readonly timeoutMs: number };
   readonly shutdownTimeoutMs: number;
+  /** Room and broadcast emits kept for connection state recovery, at most (newest kept). */
+  readonly recoveryMaxPackets: number;
   /** Express `trust proxy` setting: false, a hop count, or a list of addresses. */
   readonly trustProxy: boolean | number | string;
 }
@@ -206,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowAnonymous: truthy(e.ALLOW_ANONYMOUS, !isProduction),
     eventWebhook: { url: e.EVENT_WEBHOOK_URL, secret: e.EVENT_WEBHOOK_SECRET ?? '', timeoutMs: e.EVENT_WEBHOOK_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    recoveryMaxPackets: e.RECOVERY_MAX_PACKETS,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };
   return deepFreeze(config);

@@ -10,6 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ActionRegistry } from './action-registry.js';
 import { createAuthMiddleware } from './authenticate.js';
 import { createHandlerRegistry } from './handle.js';
+import { createBoundedRecoveryAdapter } from './bounded-recovery-adapter.js';
 import { createRecoveryGuard } from './recovery.js';
 import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
 import { registerClientHandlers } from './handlers/client.handlers.js';
@@ -45,6 +46,7 @@ export function createSocketServer(httpServer: HttpServer, config: Config): AppS
     // Socket.IO skips middlewares on recovery by default, which would let a revoked or
     // expired token back in; here the authentication gate runs on every recovery.
     connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: false },
+    adapter: createBoundedRecoveryAdapter(config.recoveryMaxPackets),
   });
 }
 

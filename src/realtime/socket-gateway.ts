@@ -26,12 +26,14 @@ export function createSocketGateway(io: AppServer): RealtimeGateway {
     async emitToUsers({ userIds, tenantId }, event, payload) {
       const names = userIds.map((userId) => userRoom(userId, tenantId));
       const recipients = countIn(names);
-      if (recipients > 0) untyped(nsp.to(names)).emit(event, payload);
+      // Emitted even when nobody is connected: a client that dropped a moment ago may
+      // still recover, and recovery can only replay what went through the adapter.
+      untyped(nsp.to(names)).emit(event, payload);
       return recipients;
     },
     async emitToRoom(room, event, payload) {
       const recipients = countIn([room]);
-      if (recipients > 0) untyped(nsp.to(room)).emit(event, payload);
+      untyped(nsp.to(room)).emit(event, payload);
       return recipients;
     },
     async stats() {

@@ -77,17 +77,24 @@ describe('connection state recovery', () => {
   const dropTransport = (socket: TestSocket) => (socket.io as unknown as { engine: { close(): void } }).engine.close();
 
   it('recovers rooms and missed events after a transport drop, and says so', async () => {
-    const socket = await connectUser(t.url, signToken({ userId: 'rec' }));
+    const socket = await connectUser(t.url, signToken({ userId: 'rec' }), { reconnection: false });
     await emitWithAck(socket, 'room:join', { room: 'news' });
     const disconnected = waitFor(socket, 'disconnect');
     dropTransport(socket);
     await disconnected;
-    await request(t.url).post('/api/room').send({ room: 'news', event: 'headline', data: 'missed' }).expect(200);
+    while ((await request(t.url).get('/api/users/rec/presence')).body.online) await sleep(10);
+    // Sent while no socket of the user is connected: only recovery can bring them back.
+    const room = await request(t.url).post('/api/room').send({ room: 'news', event: 'headline', data: 'missed' }).expect(200);
+    expect(room.body.recipients).toBe(0);
+    await request(t.url).post('/api/push').send({ userId: 'rec', event: 'personal', data: 'also missed' }).expect(200);
 
     const recovered = waitFor<{ userId: string }>(socket, 'system:state_recovered');
     const missed = waitFor(socket, 'headline');
+    const missedPush = waitFor(socket, 'personal');
+    socket.connect();
     expect(await recovered).toMatchObject({ userId: 'rec' });
     expect(await missed).toBe('missed');
+    expect(await missedPush).toBe('also missed');
     expect(socket.recovered).toBe(true);
     socket.close();
   });
@@ -124,6 +131,31 @@ describe('connection state recovery', () => {
     // Not even on the wire: Socket.IO writes missed packets before middlewares run.
     expect(packets.some((packet) => packet.includes('secret'))).toBe(false);
     socket.close();
+  });
+
+  it('keeps at most RECOVERY_MAX_PACKETS emits: a client away for more cannot recover, and is told', async () => {
+    const bounded = await startServer({ JWT_SECRET: TEST_SECRET, RECOVERY_MAX_PACKETS: '5' });
+    try {
+      const socket = await connectUser(bounded.url, signToken({ userId: 'away' }), { reconnection: false });
+      await emitWithAck(socket, 'room:join', { room: 'busy' });
+      // One emit received, so the client has an offset to resume from.
+      const first = waitFor(socket, 'tick');
+      await request(bounded.url).post('/api/room').send({ room: 'busy', event: 'tick', data: -1 }).expect(200);
+      await first;
+      const disconnected = waitFor(socket, 'disconnect');
+      dropTransport(socket);
+      await disconnected;
+      for (let i = 0; i < 20; i++) {
+        await request(bounded.url).post('/api/room').send({ room: 'busy', event: 'tick', data: i }).expect(200);
+      }
+      const failed = waitFor<{ message: string }>(socket, 'system:state_recovery_failed');
+      socket.connect();
+      expect(await failed).toMatchObject({ message: 'Failed to recover connection state' });
+      expect(socket.recovered).toBe(false);
+      socket.close();
+    } finally {
+      await bounded.close();
+    }
   });
 
   it('tells a client that asked to recover but could not be', async () => {
