@@ -10,8 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ActionRegistry } from './action-registry.js';
 import { createAuthMiddleware } from './authenticate.js';
 import { createHandlerRegistry } from './handle.js';
-import { createBoundedRecoveryAdapter } from './bounded-recovery-adapter.js';
-import { createRecoveryGuard } from './recovery.js';
+import { createRecoveryAdapter } from './recovery-adapter.js';
 import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
 import { registerClientHandlers } from './handlers/client.handlers.js';
 import { registerIdentityHandlers } from './handlers/identity.handlers.js';
@@ -46,7 +45,7 @@ export function createSocketServer(httpServer: HttpServer, config: Config): AppS
     // Socket.IO skips middlewares on recovery by default, which would let a revoked or
     // expired token back in; here the authentication gate runs on every recovery.
     connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: false },
-    adapter: createBoundedRecoveryAdapter(config.recoveryMaxPackets),
+    adapter: createRecoveryAdapter(config.recoveryMaxPackets),
   });
 }
 
@@ -57,7 +56,6 @@ export function createSocketServer(httpServer: HttpServer, config: Config): AppS
  */
 export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies): void {
   const { config } = deps;
-  const recovery = createRecoveryGuard(io);
 
   io.use(
     createAuthMiddleware({
@@ -73,7 +71,7 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
   // Every event the server answers, registered once per server, in this one block.
   const handlers = createHandlerRegistry(deps);
   const onIdentified = (socket: AppSocket) => void deliverOfflineMessages(socket, deps);
-  const onConnection = registerSessionHandlers(handlers, { ...deps, recovery });
+  const onConnection = registerSessionHandlers(handlers, deps);
   registerIdentityHandlers(handlers, { ...deps, onIdentified });
   registerRoomHandlers(handlers);
   registerClientHandlers(handlers, deps);

@@ -2,7 +2,7 @@ import { authRefreshPayloadSchema } from '../../contracts/schemas.js';
 import { AppError } from '../../errors.js';
 import type { RealtimeDependencies } from '../io.js';
 import { reportFailure, type HandlerRegistry } from '../handle.js';
-import type { RecoveryGuard } from '../recovery.js';
+import { replayMissedPackets } from '../recovery-adapter.js';
 import { userRoom } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
@@ -41,7 +41,7 @@ function createTokenExpiry(deps: RealtimeDependencies) {
  */
 export function registerSessionHandlers(
   handlers: HandlerRegistry,
-  deps: RealtimeDependencies & { recovery: RecoveryGuard },
+  deps: RealtimeDependencies,
 ): (socket: AppSocket) => void {
   const { metrics, info } = deps;
   const expiry = createTokenExpiry(deps);
@@ -76,7 +76,7 @@ export function registerSessionHandlers(
     socket.emit('connected', { message: 'Connected', socketId: socket.id, userId, timestamp });
     if (socket.recovered) {
       socket.emit('system:state_recovered', { userId, timestamp });
-      deps.recovery.replayMissedPackets(socket);
+      replayMissedPackets(socket);
     } else if (typeof (socket.handshake.auth as { pid?: unknown }).pid === 'string') {
       socket.emit('system:state_recovery_failed', { message: 'Failed to recover connection state', timestamp });
     }
