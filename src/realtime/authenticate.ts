@@ -81,7 +81,6 @@ export function createAuthMiddleware(deps: AuthMiddlewareDependencies) {
     socket.data.tenantId = identity?.tenantId;
     socket.data.tokenExp = identity?.exp;
     socket.data.roomGrants = identity?.rooms ?? [];
-    socket.data.machineId ??= undefined;
     socket.data.connectedAt ??= Date.now();
     next();
   };

@@ -1,4 +1,5 @@
 import type { ChatSession, ChatSessionSummary, ParticipantCursor } from '../contracts/chat.js';
+import type { NewChatSession } from '../domain/chat-store.js';
 import { AppError } from '../errors.js';
 
 /**
@@ -51,4 +52,19 @@ export function byNewestActivity(a: ChatSessionSummary, b: ChatSessionSummary): 
     timeOf(b.createdAt) - timeOf(a.createdAt) ||
     (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0)
   );
+}
+
+/** A new session as every store records it: the seed 001 fields plus zeroed cursors. */
+export function newSessionRecord(sessionId: string, input: NewChatSession, createdAt: Date): ChatSession {
+  const participants: [string, string] = [input.senderUserId, input.receiverUserId];
+  return {
+    sessionId,
+    machineId: input.machineId,
+    senderUserId: input.senderUserId,
+    receiverUserId: input.receiverUserId,
+    createdAt: createdAt.toISOString(),
+    participants,
+    ...(input.tenantId !== undefined ? { tenantId: input.tenantId } : {}),
+    cursors: Object.fromEntries(participants.map((userId) => [userId, { delivered: 0, read: 0 }])),
+  };
 }

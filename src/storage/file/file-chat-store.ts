@@ -13,7 +13,7 @@ import type {
 } from '../../domain/chat-store.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf } from '../chat-rules.js';
+import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, newSessionRecord } from '../chat-rules.js';
 import { fsyncDir, writeFileAtomic } from './atomic-file.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { errnoCode, storageUnavailable } from './fs-errors.js';
@@ -381,16 +381,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     createSession(input) {
       return operate(async () => {
         const sessionId = uuidv4();
-        const session: ChatSession = {
-          sessionId,
-          machineId: input.machineId,
-          senderUserId: input.senderUserId,
-          receiverUserId: input.receiverUserId,
-          createdAt: now().toISOString(),
-          participants: [input.senderUserId, input.receiverUserId],
-          ...(input.tenantId !== undefined ? { tenantId: input.tenantId } : {}),
-          cursors: Object.fromEntries([input.senderUserId, input.receiverUserId].map((userId) => [userId, { delivered: 0, read: 0 }])),
-        };
+        const session = newSessionRecord(sessionId, input, now());
         const dir = sessionDirOf(root, sessionId);
         try {
           await mkdir(dir);

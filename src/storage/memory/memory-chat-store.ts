@@ -1,7 +1,7 @@
 import { v4 as uuidv4, validate as isUuid } from 'uuid';
 import type { ChatMessage, ChatSession, ChatSessionSummary, ChatStore } from '../../domain/chat-store.js';
 import { AppError } from '../../errors.js';
-import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf } from '../chat-rules.js';
+import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, newSessionRecord } from '../chat-rules.js';
 
 interface StoredSession {
   session: ChatSession;
@@ -63,16 +63,7 @@ export function createMemoryChatStore(options: { now?: () => Date } = {}): ChatS
     async createSession(input) {
       ready();
       const sessionId = uuidv4();
-      const session: ChatSession = {
-        sessionId,
-        machineId: input.machineId,
-        senderUserId: input.senderUserId,
-        receiverUserId: input.receiverUserId,
-        createdAt: now().toISOString(),
-        participants: [input.senderUserId, input.receiverUserId],
-        ...(input.tenantId !== undefined ? { tenantId: input.tenantId } : {}),
-        cursors: Object.fromEntries([input.senderUserId, input.receiverUserId].map((userId) => [userId, { delivered: 0, read: 0 }])),
-      };
+      const session = newSessionRecord(sessionId, input, now());
       sessions.set(sessionId, { session, messages: [] });
       return structuredClone(session);
     },
