@@ -57,13 +57,14 @@ export function createChatRoutes(deps: { chat: ChatService }): Router {
     }),
   );
 
-  router.post('/api/sessions/:sessionId/messages', async (req, res, next) => {
-    const sessionId = sessionIdOf(req.params.sessionId);
-    await withBody(sendBodySchema, async (body) => {
+  router.post(
+    '/api/sessions/:sessionId/messages',
+    withBody(sendBodySchema, async (body, req, res) => {
+      const sessionId = sessionIdOf(req.params.sessionId);
       const { message, ...sent } = await chat.sendMessage(actorOf(res), { ...body, sessionId });
       res.status(sent.duplicate ? 200 : 201).json({ success: true, ...sent, message });
-    })(req, res, next);
-  });
+    }),
+  );
 
   router.delete('/api/sessions/:sessionId', async (req, res) => {
     const sessionId = sessionIdOf(req.params.sessionId);
