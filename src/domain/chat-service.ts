@@ -121,10 +121,10 @@ export function createChatService(options: ChatServiceOptions) {
 
       const recipients = await toUser(session, receiverUserId, 'new_message', { sessionId: session.sessionId, message });
       if (recipients > 0) {
-        // Not awaited: the acknowledgement is about the message, which is on disk. A cursor
-        // update that is lost or late only means the message is offered again on the next
-        // connect; waiting for its session.json rewrite (two fsyncs) would double the ack time.
-        store.advanceCursor(session.sessionId, receiverUserId, { delivered: message.seq }).catch((err: unknown) =>
+        // Neither awaited nor written at once: the acknowledgement is about the message,
+        // which is on disk. A cursor update that is lost or late only means the message is
+        // offered again on the next connect, so one rewrite a second serves a busy session.
+        store.advanceCursor(session.sessionId, receiverUserId, { delivered: message.seq }, { deferrable: true }).catch((err: unknown) =>
           options.onBackgroundError?.(err, { sessionId: session.sessionId, what: 'delivered cursor' }),
         );
       } else {

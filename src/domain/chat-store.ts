@@ -41,9 +41,19 @@ export interface ChatStore {
   /**
    * Moves a participant's cursors forward (never backward). `delivered` is the last seq
    * handed to one of the user's sockets; `read` the last seq the user has read (read
-   * implies delivered). Resolves with the session as updated.
+   * implies delivered). Resolves with the session as updated, once it is stored.
+   *
+   * `deferrable`: the change is visible at once but may reach storage up to about a
+   * second later, together with the session's other deferred changes (close() writes
+   * what is pending). For cursors whose loss in a crash only means a re-delivery, such as
+   * a live delivery's: without it, every delivered message would rewrite session.json.
    */
-  advanceCursor(sessionId: string, userId: string, cursor: { delivered?: number; read?: number }): Promise<ChatSession>;
+  advanceCursor(
+    sessionId: string,
+    userId: string,
+    cursor: { delivered?: number; read?: number },
+    options?: { deferrable?: boolean },
+  ): Promise<ChatSession>;
 }
 
 export interface NewChatSession {

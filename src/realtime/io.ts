@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ActionRegistry } from './action-registry.js';
 import { createAuthMiddleware } from './authenticate.js';
+import { coalesceFlushedWrites } from './coalesce-writes.js';
 import { createHandlerRegistry } from './handle.js';
 import { createRecoveryAdapter } from './recovery-adapter.js';
 import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
@@ -38,7 +39,7 @@ const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
 /** Attaches the Socket.IO server to the HTTP server, with the origin check on the upgrade. */
 export function createSocketServer(httpServer: HttpServer, config: Config): AppServer {
-  return new Server(httpServer, {
+  const io: AppServer = new Server(httpServer, {
     cors: { origin: [...config.allowedOrigins], credentials: true },
     allowRequest: createOriginCheck(config.allowedOrigins),
     maxHttpBufferSize: config.maxHttpBufferSize,
@@ -47,6 +48,8 @@ export function createSocketServer(httpServer: HttpServer, config: Config): AppS
     connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: false },
     adapter: createRecoveryAdapter(config.recoveryMaxPackets),
   });
+  coalesceFlushedWrites(io.engine);
+  return io;
 }
 
 /**

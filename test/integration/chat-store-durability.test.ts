@@ -80,6 +80,36 @@ describe('file chat store durability', () => {
     expect((await second.appendMessage(sessionId, messageFrom('alice', 'bob', 'm4'))).message.seq).toBe(4);
   });
 
+  it('holds deferrable cursor changes in memory, writes them together later, and writes what is pending at close', async () => {
+    const sessionFile = (id: string) => path.join(dir, id, 'session.json');
+    const storedCursor = async (id: string) => JSON.parse(await readFile(sessionFile(id), 'utf8')).cursors.bob;
+    const first = track(await openFileStore(dir, { deferredWriteMs: 1000 }));
+    const { sessionId } = await first.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'bob' });
+    for (let i = 1; i <= 3; i += 1) await first.appendMessage(sessionId, messageFrom('alice', 'bob', `m${i}`));
+
+    const written = [1, 2].map((seq) => first.advanceCursor(sessionId, 'bob', { delivered: seq }, { deferrable: true }));
+    await new Promise(setImmediate);
+    expect((await first.getSession(sessionId))?.cursors.bob).toEqual({ delivered: 2, read: 0 });
+    expect(await storedCursor(sessionId)).toEqual({ delivered: 0, read: 0 });
+    await Promise.all(written);
+    expect(await storedCursor(sessionId)).toEqual({ delivered: 2, read: 0 });
+
+    // A change that must be stored now takes the pending deferred one with it.
+    const deferred = first.advanceCursor(sessionId, 'bob', { delivered: 3 }, { deferrable: true });
+    await first.advanceCursor(sessionId, 'alice', { read: 1 });
+    expect(await storedCursor(sessionId)).toEqual({ delivered: 3, read: 0 });
+    await deferred;
+
+    await first.close();
+
+    // Pending at close: close writes it at once rather than waiting a minute, or losing it.
+    const second = track(await openFileStore(dir, { deferredWriteMs: 60_000 }));
+    const pending = second.advanceCursor(sessionId, 'bob', { read: 3 }, { deferrable: true });
+    const closing = second.close();
+    await Promise.all([pending, closing]);
+    expect(await storedCursor(sessionId)).toEqual({ delivered: 3, read: 3 });
+  });
+
   it('cuts a torn last line on first access, logs it at warn, and appends after it', async () => {
     const first = track(await openFileStore(dir));
     const { sessionId } = await first.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'bob' });

@@ -44,6 +44,8 @@ export interface FileChatStoreOptions {
   scanConcurrency?: number;
   /** Most messages one write + fsync carries. Default 512. */
   maxBatch?: number;
+  /** How long a deferrable cursor change may wait before session.json gets it. Default 1000 ms. */
+  deferredWriteMs?: number;
   now?: () => Date;
 }
 
@@ -65,6 +67,8 @@ interface SessionEntry {
   readonly appends: GroupCommitter<NewChatMessage, AppendOutcome>;
   /** Coalesces session.json rewrites: one running, at most one more with the latest state. */
   readonly rewrites: GroupCommitter<null, null>;
+  /** A rewrite scheduled for deferrable cursor changes; `flush` starts it at once. */
+  deferred: { flush(): void; written: Promise<void> } | undefined;
 }
 
 const notFound = () => new AppError('NOT_FOUND', 'Chat session not found');
@@ -104,6 +108,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
   const now = options.now ?? (() => new Date());
   const scanConcurrency = options.scanConcurrency ?? 64;
   const maxBatch = options.maxBatch ?? 512;
+  const deferredWriteMs = options.deferredWriteMs ?? 1000;
 
   const sessions = new Map<string, SessionEntry>();
   const sessionIdsByUser = new Map<string, Set<string>>();
@@ -235,7 +240,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     }
     entry.hasSeedMessages = false;
     // Drops the old copy from session.json; if this fails the copy stays, unused, until the next rewrite.
-    entry.rewrites.submit(null).catch((err: unknown) => {
+    rewriteNow(entry).catch((err: unknown) => {
       logger.warn({ err, sessionId: entry.id }, 'could not drop the seed messages from session.json');
     });
   };
@@ -318,6 +323,36 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     return items;
   };
 
+  /** session.json gets the entry's current state now, together with whatever was deferred. */
+  const rewriteNow = (entry: SessionEntry): Promise<null> => {
+    entry.deferred?.flush();
+    return entry.rewrites.submit(null);
+  };
+
+  /** session.json gets the entry's state within deferredWriteMs, one rewrite for all changes meanwhile. */
+  const rewriteSoon = async (entry: SessionEntry): Promise<void> => {
+    // While closing, nothing waits: close() has flushed what was deferred before it began.
+    if (state !== 'open') {
+      await rewriteNow(entry);
+      return;
+    }
+    if (entry.deferred !== undefined) return entry.deferred.written;
+    let timer: NodeJS.Timeout | undefined;
+    let flush!: () => void;
+    const written = new Promise<void>((resolve, reject) => {
+      flush = () => {
+        if (entry.deferred?.written !== written) return;
+        clearTimeout(timer);
+        entry.deferred = undefined;
+        if (entry.deleted) return resolve();
+        entry.rewrites.submit(null).then(() => resolve(), reject);
+      };
+    });
+    timer = setTimeout(flush, deferredWriteMs);
+    entry.deferred = { flush, written };
+    return written;
+  };
+
   const newEntry = (session: ChatSession, init: { index?: MessageLogIndex; hasSeedMessages: boolean }): SessionEntry => {
     const entry: SessionEntry = {
       id: session.sessionId,
@@ -330,6 +365,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
       deleted: false,
       appends: createGroupCommitter((inputs: NewChatMessage[]) => commitAppends(entry, inputs), { maxBatch }),
       rewrites: createGroupCommitter((items: null[]) => commitRewrite(entry, items)),
+      deferred: undefined,
     };
     return entry;
   };
@@ -365,6 +401,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
           return;
         }
         state = 'closing';
+        for (const entry of sessions.values()) entry.deferred?.flush();
         await Promise.allSettled([...inflight]);
         await Promise.all([...sessions.values()].flatMap((entry) => [entry.appends.idle(), entry.rewrites.idle()]));
         await handles.closeAll();
@@ -416,6 +453,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
         if (entry === undefined || entry.deleted) return false;
         // From here on the session is gone for every caller; appends still queued fail with NOT_FOUND.
         entry.deleted = true;
+        entry.deferred?.flush();
         unregister(entry);
         await Promise.all([entry.appends.idle(), entry.rewrites.idle(), entry.loading?.then(noop, noop)]);
         // One rename makes the delete atomic and durable; removing the files can then fail
@@ -484,7 +522,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
       });
     },
 
-    advanceCursor(sessionId, userId, cursor) {
+    advanceCursor(sessionId, userId, cursor, { deferrable = false } = {}) {
       return operate(async () => {
         const entry = lookup(sessionId);
         if (!entry.session.participants.includes(userId)) {
@@ -498,7 +536,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
           return entry.session;
         }
         entry.session = frozen({ ...entry.session, cursors: { ...entry.session.cursors, [userId]: next } });
-        await entry.rewrites.submit(null);
+        await (deferrable ? rewriteSoon(entry) : rewriteNow(entry));
         return entry.session;
       });
     },

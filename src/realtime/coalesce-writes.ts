@@ -1,0 +1,41 @@
+import type { Socket as NetSocket } from 'node:net';
+import type { Server } from 'socket.io';
+
+type EngineServer = Server['engine'];
+/** The part of an Engine.IO socket read here. */
+interface EngineSocket {
+  transport: { name: string; socket?: { _socket?: NetSocket } };
+}
+
+/**
+ * Engine.IO sends every buffered packet as its own WebSocket frame, and each frame is its
+ * own write to the TCP socket: one system call per packet. Packets pile up in its buffer
+ * whenever the previous write is still in flight (a busy socket, a reply event followed
+ * by its ack), and are then flushed together. This corks the TCP socket for the length of
+ * such a flush, so they leave in one write; a flush of one packet is left alone.
+ *
+ * Uses only Engine.IO's public `flush` and `drain` server events, which it emits
+ * synchronously before and after handing the buffer to the transport.
+ */
+export function coalesceFlushedWrites(engine: EngineServer): void {
+  let corked: NetSocket | undefined;
+  engine.on('flush', (socket: EngineSocket, buffer: readonly unknown[]) => {
+    if (buffer.length < 2) return;
+    const raw = tcpSocketOf(socket);
+    if (raw === undefined || raw.writableCorked > 0) return;
+    raw.cork();
+    corked = raw;
+  });
+  engine.on('drain', () => {
+    if (corked === undefined) return;
+    const raw = corked;
+    corked = undefined;
+    raw.uncork();
+  });
+}
+
+/** The TCP socket under a WebSocket transport (ws keeps it as `_socket`); none for polling. */
+function tcpSocketOf(socket: EngineSocket): NetSocket | undefined {
+  const { transport } = socket;
+  return transport.name === 'websocket' ? transport.socket?._socket : undefined;
+}
