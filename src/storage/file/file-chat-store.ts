@@ -337,7 +337,6 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
       return;
     }
     if (entry.deferred !== undefined) return entry.deferred.written;
-    let timer: NodeJS.Timeout | undefined;
     let flush!: () => void;
     const written = new Promise<void>((resolve, reject) => {
       flush = () => {
@@ -348,7 +347,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
         entry.rewrites.submit(null).then(() => resolve(), reject);
       };
     });
-    timer = setTimeout(flush, deferredWriteMs);
+    const timer = setTimeout(flush, deferredWriteMs);
     entry.deferred = { flush, written };
     return written;
   };
