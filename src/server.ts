@@ -103,7 +103,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     info,
     verifier,
     actions: createActionRegistry(webhook),
-    messageLimiter: perMinute('ws-message', config.rateLimits.wsMessagesPerMinute),
+    eventLimit: { points: config.rateLimits.wsMessagesPerMinute, windowMs: 60_000 },
     connectionLimiter: perMinute('ws-connection', config.rateLimits.wsConnectionsPerMinute),
     chat,
   });

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Ack, ClientToServerEvents } from '../contracts/events.js';
 import type { AckFailure, SocketErrorPayload } from '../contracts/error-codes.js';
-import type { RateLimiter } from '../domain/rate-limit.js';
+import { LocalFixedWindow } from '../domain/rate-limit.js';
 import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -59,18 +59,24 @@ export interface HandlerRegistry {
   attach(socket: AppSocket): void;
 }
 
-export function createHandlerRegistry(deps: HandleDependencies & { messageLimiter: RateLimiter }): HandlerRegistry {
+export interface EventLimit {
+  /** Events one connection may send per window. */
+  points: number;
+  windowMs: number;
+}
+
+export function createHandlerRegistry(deps: HandleDependencies & { eventLimit: EventLimit }): HandlerRegistry {
   const handlers = new Map<string, Handler>();
 
-  async function dispatch(socket: AppSocket, event: string, args: unknown[]): Promise<void> {
+  async function dispatch(socket: AppSocket, limiter: LocalFixedWindow, event: string, args: unknown[]): Promise<void> {
     const ack = typeof args.at(-1) === 'function' ? (args.pop() as (reply: unknown) => void) : undefined;
     const handler = handlers.get(event);
     try {
       if (handler === undefined) throw new AppError('INVALID_REQUEST', `Unknown event: ${event}`);
-      const limit = await deps.messageLimiter.consume(`socket:${socket.id}`);
+      const limit = limiter.consume();
       if (!limit.allowed) {
         deps.metrics.markRateLimited('ws_message');
-        if (limit.consumed >= 2 * deps.messageLimiter.points) {
+        if (limit.consumed >= 2 * limiter.points) {
           deps.logger.warn({ socketId: socket.id, userId: socket.data.userId }, 'disconnecting a socket that keeps flooding');
           socket.disconnect(true);
           return;
@@ -100,8 +106,10 @@ export function createHandlerRegistry(deps: HandleDependencies & { messageLimite
       });
     },
     attach(socket) {
+      // The connection's own counter: no shared store, no promise per event.
+      const limiter = new LocalFixedWindow(deps.eventLimit.points, deps.eventLimit.windowMs);
       // Handled here, so next() is never called and Socket.IO's listeners never run.
-      socket.use(([event, ...args]) => void dispatch(socket, event, args));
+      socket.use(([event, ...args]) => void dispatch(socket, limiter, event, args));
     },
   };
 }

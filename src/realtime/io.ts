@@ -10,7 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ActionRegistry } from './action-registry.js';
 import { createAuthMiddleware } from './authenticate.js';
 import { coalesceFlushedWrites } from './coalesce-writes.js';
-import { createHandlerRegistry } from './handle.js';
+import { createHandlerRegistry, type EventLimit } from './handle.js';
 import { createRecoveryAdapter } from './recovery-adapter.js';
 import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
 import { registerClientHandlers } from './handlers/client.handlers.js';
@@ -29,7 +29,8 @@ export interface RealtimeDependencies {
   info: { version: string; environment: string };
   verifier: TokenVerifier;
   actions: ActionRegistry;
-  messageLimiter: RateLimiter;
+  /** Events per connection and window; refused beyond, disconnected at twice. */
+  eventLimit: EventLimit;
   connectionLimiter: RateLimiter;
   chat: ChatService;
 }
