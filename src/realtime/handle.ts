@@ -106,10 +106,14 @@ export function createHandlerRegistry(deps: HandleDependencies & { eventLimit: E
       });
     },
     attach(socket) {
-      // The connection's own counter: no shared store, no promise per event.
-      const limiter = new LocalFixedWindow(deps.eventLimit.points, deps.eventLimit.windowMs);
+      // The connection's own counter (no shared store, no promise per event), made on its
+      // first event: most sockets of a notification server only listen.
+      let limiter: LocalFixedWindow | undefined;
       // Handled here, so next() is never called and Socket.IO's listeners never run.
-      socket.use(([event, ...args]) => void dispatch(socket, limiter, event, args));
+      socket.use(([event, ...args]) => {
+        limiter ??= new LocalFixedWindow(deps.eventLimit.points, deps.eventLimit.windowMs);
+        void dispatch(socket, limiter, event, args);
+      });
     },
   };
 }
