@@ -19,19 +19,22 @@ interface EngineSocket {
  */
 export function coalesceFlushedWrites(engine: EngineServer): void {
   let corked: NetSocket | undefined;
+  const uncork = () => {
+    const raw = corked;
+    corked = undefined;
+    raw?.uncork();
+  };
   engine.on('flush', (socket: EngineSocket, buffer: readonly unknown[]) => {
+    // A flush always ends with its drain; should a transport ever throw in between, the
+    // socket it left corked is released here, by the next flush.
+    uncork();
     if (buffer.length < 2) return;
     const raw = tcpSocketOf(socket);
     if (raw === undefined || raw.writableCorked > 0) return;
     raw.cork();
     corked = raw;
   });
-  engine.on('drain', () => {
-    if (corked === undefined) return;
-    const raw = corked;
-    corked = undefined;
-    raw.uncork();
-  });
+  engine.on('drain', uncork);
 }
 
 /** The TCP socket under a WebSocket transport (ws keeps it as `_socket`); none for polling. */
