@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { open, readdir, readFile, readlink, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -13,7 +14,11 @@ import {
   tempDir,
 } from '../support/chat-store-harness.js';
 
-/** What the file store does at the level of file handles, observed and perturbed through FileHandle.prototype. */
+/**
+ * What the file store does at the level of files, observed and perturbed through
+ * FileHandle.prototype and, for the appends to messages.jsonl (written through the
+ * descriptor's callback API), through node:fs's `write`.
+ */
 
 async function fileHandlePrototype(dir: string): Promise<FileHandle> {
   const handle = await open(path.join(dir, '.probe'), 'w');
@@ -23,7 +28,11 @@ async function fileHandlePrototype(dir: string): Promise<FileHandle> {
 
 const ioError = (syscall: string) => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', syscall });
 
-type WriteArgs = [Uint8Array, number, number, number];
+type WriteCallback = (err: NodeJS.ErrnoException | null, bytesWritten: number) => void;
+type WriteArgs = [number, Uint8Array, number, number, number, WriteCallback];
+
+/** O_DSYNC's bit in the octal `flags:` line of /proc/<pid>/fdinfo (Linux). */
+const O_DSYNC_BIT = 0o10000;
 
 describe('file chat store, at the file-handle level', () => {
   let root: string;
@@ -48,27 +57,34 @@ describe('file chat store, at the file-handle level', () => {
     await removeDir(root);
   });
 
-  /** Makes the next handle writes behave as given, in order, then real again. */
+  /** Makes the next appends' writes behave as given, in order, then real again. */
   const perturbWrites = (...behaviours: ('half' | 'fail')[]) => {
-    const realWrite = proto.write;
-    const spy = vi.spyOn(proto, 'write');
+    const realWrite = fs.write;
+    const spy = vi.spyOn(fs, 'write');
     for (const behaviour of behaviours) {
-      spy.mockImplementationOnce(function (this: FileHandle, ...args: unknown[]) {
-        if (behaviour === 'fail') return Promise.reject(ioError('write'));
-        const [buffer, offset, length, position] = args as WriteArgs;
-        return Reflect.apply(realWrite, this, [buffer, offset, Math.ceil(length / 2), position]) as ReturnType<FileHandle['write']>;
-      } as FileHandle['write']);
+      spy.mockImplementationOnce(((...args: WriteArgs) => {
+        const [fd, buffer, offset, length, position, callback] = args;
+        if (behaviour === 'fail') return process.nextTick(callback, ioError('write'), 0);
+        Reflect.apply(realWrite, fs, [fd, buffer, offset, Math.ceil(length / 2), position, callback]);
+      }) as unknown as typeof fs.write);
     }
   };
 
-  it('writes a burst of concurrent appends with a handful of writes and fsyncs (group commit)', async () => {
-    const datasync = vi.spyOn(proto, 'datasync');
-    const write = vi.spyOn(proto, 'write');
+  it('writes a burst of concurrent appends with a handful of durable writes (group commit)', async () => {
+    const write = vi.spyOn(fs, 'write');
     await Promise.all(Array.from({ length: 200 }, (_, i) => store.appendMessage(sessionId, messageFrom('alice', 'bob', `m${i}`))));
-    expect(datasync.mock.calls.length).toBeGreaterThan(0);
-    expect(datasync.mock.calls.length).toBeLessThanOrEqual(3);
+    expect(write.mock.calls.length).toBeGreaterThan(0);
     expect(write.mock.calls.length).toBeLessThanOrEqual(3);
     expect((await readMessageLines(log)).map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+
+  it.runIf(process.platform === 'linux')('appends through a descriptor opened with O_DSYNC: a write returns once it is on disk', async () => {
+    const write = vi.spyOn(fs, 'write');
+    await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'hello'));
+    const fd = write.mock.calls[0]?.[0] as number;
+    expect(await readlink(`/proc/self/fd/${fd}`)).toBe(log);
+    const flags = /^flags:\s*([0-7]+)$/m.exec(await readFile(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+    expect(Number.parseInt(flags ?? '0', 8) & O_DSYNC_BIT).toBe(O_DSYNC_BIT);
   });
 
   it('finishes a short write instead of leaving half a line', async () => {
@@ -94,8 +110,8 @@ describe('file chat store, at the file-handle level', () => {
     expect((await readMessageLines(log)).map((m) => m.message)).toEqual(['before', 'after']);
   });
 
-  it('never resolves an append whose fsync failed', async () => {
-    vi.spyOn(proto, 'datasync').mockRejectedValueOnce(ioError('fdatasync'));
+  it('never resolves an append whose durable write failed', async () => {
+    perturbWrites('fail');
     const settled = await Promise.allSettled([1, 2, 3].map((i) => store.appendMessage(sessionId, messageFrom('alice', 'bob', `m${i}`))));
     expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected']);
     expect(await readFile(log, 'utf8')).toBe('');

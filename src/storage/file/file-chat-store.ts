@@ -25,6 +25,7 @@ import {
   emptyMessageLogIndex,
   lastSeqOf,
   loadMessageLog,
+  MESSAGE_LOG_OPEN_FLAGS,
   MessageLogWriteError,
   readMessageLog,
   type MessageLogIndex,
@@ -123,13 +124,13 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     const dir = sessionDirOf(root, sessionId);
     const file = path.join(dir, MESSAGES_FILE);
     try {
-      return await open(file, 'r+');
+      return await open(file, MESSAGE_LOG_OPEN_FLAGS);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
     }
     // Not O_APPEND: appends write at the committed length, which is what lets a failed
     // write be truncated away. Sessions of seed 001 have no messages.jsonl yet.
-    const handle = await open(file, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644);
+    const handle = await open(file, MESSAGE_LOG_OPEN_FLAGS | fsConstants.O_CREAT, 0o644);
     try {
       await fsyncDir(dir);
     } catch (err) {
