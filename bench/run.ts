@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [options]   (see --help and docs/benchmarks.md)
+ * npm run bench -- [options]   (see --help and the README's Benchmarks section)
  *
  * Runs every chosen scenario against ours and the bare reference, alternating which goes
  * first, with a fresh server process per run and the clients in separate processes;
