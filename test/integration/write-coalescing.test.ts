@@ -1,0 +1,60 @@
+import type { Socket as NetSocket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppSocket } from '../../src/realtime/socket-types.js';
+import { connectClient, emitWithAck, type TestSocket } from '../support/client.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { TEST_SECRET, signToken } from '../support/tokens.js';
+
+/** Counts the writes that reach a TCP socket's handle: one per `_write` or `_writev` (corked chunks). */
+function countWrites(raw: NetSocket): { readonly count: number } {
+  const counter = { count: 0 };
+  const target = raw as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+  for (const method of ['_write', '_writev'] as const) {
+    const original = target[method];
+    target[method] = function (this: unknown, ...args: unknown[]) {
+      counter.count += 1;
+      return original.apply(this, args);
+    };
+  }
+  return counter;
+}
+
+describe('write coalescing (src/realtime/coalesce-writes.ts)', () => {
+  let t: TestServer;
+  let client: TestSocket;
+  let serverSide: AppSocket;
+
+  beforeAll(async () => {
+    t = await startServer({ JWT_SECRET: TEST_SECRET });
+    client = await connectClient(t.url, { auth: { token: signToken({ userId: 'carol' }) } });
+    // Once a request's answer is back, the server has nothing in flight on this connection.
+    await emitWithAck(client, 'ping');
+    serverSide = [...t.server.io.of('/').sockets.values()].find((socket) => socket.data.userId === 'carol')!;
+  });
+  afterAll(async () => {
+    client.close();
+    await t.close();
+  });
+
+  it('sends the packets that piled up behind a write in flight with one write to the TCP socket, in order', async () => {
+    const transport = serverSide.conn.transport as unknown as { name: string; socket: { _socket: NetSocket } };
+    expect(transport.name).toBe('websocket');
+    const writes = countWrites(transport.socket._socket);
+
+    const received: number[] = [];
+    const all = new Promise<void>((resolve) => {
+      (client as unknown as { on(event: string, listener: (n: number) => void): void }).on('burst', (n) => {
+        received.push(n);
+        if (received.length === 6) resolve();
+      });
+    });
+    const emit = (serverSide as unknown as { emit(event: string, n: number): void }).emit.bind(serverSide);
+    for (let n = 0; n < 6; n += 1) emit('burst', n);
+    await all;
+
+    expect(received).toEqual([0, 1, 2, 3, 4, 5]);
+    // The first packet leaves at once; the five emitted while it was in flight are flushed
+    // together and, corked, leave in one write (without coalescing: one write each, 6).
+    expect(writes.count).toBe(2);
+  });
+});
