@@ -48,8 +48,8 @@ export function createHttpApp(deps: HttpDependencies): Express {
   const { config, logger, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
-  // No ETag on JSON answers: nothing here is worth a conditional request, and hashing
-  // every body cost about a tenth of a push in bench/. Static files keep their own.
+  // No ETag on JSON answers: nothing here is worth a conditional request, and each one
+  // hashed the body. Static files keep their own.
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
 
@@ -84,9 +84,9 @@ export function createHttpApp(deps: HttpDependencies): Express {
   const signatureCheck = createSignatureCheck({ required: config.requireSignedRequests, nonces: deps.nonces });
 
   // The delivery endpoints carry the traffic: they come first and take their guards as
-  // route middleware, so a push walks no other router and matches no path twice (the
-  // layers it skipped cost about a fifth of a push in bench/). Server to server: the API
-  // key itself, never a user token.
+  // route middleware, so a push walks no other router and matches no path twice (with the
+  // ETag gone: 0.54 -> 0.66 of the bare reference's pushes/s in bench/). Server to server:
+  // the API key itself, never a user token.
   app.use(createDeliveryRoutes(deps, [identifyApiKey, rateLimit, requireApiKey, jsonBody, signatureCheck]));
 
   app.use(createOpsRoutes(deps));

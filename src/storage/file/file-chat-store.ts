@@ -43,7 +43,7 @@ export interface FileChatStoreOptions {
   maxOpenFiles?: number;
   /** session.json files read at once by open(). Default 64. */
   scanConcurrency?: number;
-  /** Most messages one write + fsync carries. Default 512. */
+  /** Most messages one durable write carries. Default 512. */
   maxBatch?: number;
   /** How long a deferrable cursor change may wait before session.json gets it. Default 1000 ms. */
   deferredWriteMs?: number;
@@ -92,8 +92,9 @@ function frozen(session: ChatSession): ChatSession {
  * ChatStore port for the guarantees; how they are met:
  *
  * - appends to a session go through a group commit: whatever waits is written with one
- *   write and one fdatasync, and each append resolves only after that fsync; a failed
- *   write is truncated away so the file always ends with a whole line;
+ *   durable write (O_DSYNC, or write + fdatasync where there is none), and each append
+ *   resolves only after it; a failed write is truncated away so the file always ends
+ *   with a whole line;
  * - session.json changes (cursors) are rewritten atomically and coalesced; they touch a
  *   different file from appends, so the two never interleave within one file. A cursor
  *   update resolves once session.json holds it; if that rewrite fails it rejects, the
