@@ -51,6 +51,8 @@ async function isClosingPollRace(url: string, method: string, status: number, bo
   return (await body().catch(() => '')).includes('Session ID unknown');
 }
 
+const screenshot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+
 const title = HAS_CHROMIUM
   ? 'test page in a real browser (Chromium)'
   : `test page in a real browser (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`;
@@ -92,7 +94,6 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
   }
 
   const shown = (page: Page, selector: string) => page.locator(selector).first().waitFor({ state: 'visible', timeout: WAIT_MS });
-  const screenshot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
 
   /** Opens the page in its own browser context, gets a development token for `userId` and connects. */
   async function openAs(userId: string, viewport = DESKTOP): Promise<Page> {
@@ -300,5 +301,73 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
 
   it('logs no console errors, uncaught exceptions or CSP violations', () => {
     expect(problems).toEqual([]);
+  });
+});
+
+describe.skipIf(!HAS_CHROMIUM)(`${title}: API keys required, no anonymous sockets, dark scheme`, () => {
+  const API_KEY = 'e2e-key-0123456789abcdef';
+  let t: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    t = await startServer({ API_KEYS: API_KEY, ALLOW_ANONYMOUS: 'false' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+    await mkdir(ARTIFACTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('asks for the key, refuses a socket without a token, and works once the key is given', { timeout: 30_000 }, async () => {
+    const page = await (await browser.newContext({ viewport: DESKTOP, colorScheme: 'dark' })).newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      // The page probes the protected API before a key is entered; those 401s are expected.
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    const shown = (selector: string) => page.locator(selector).first().waitFor({ state: 'visible', timeout: WAIT_MS });
+
+    await page.goto(t.url);
+    await shown('#app');
+    // The dark scheme is applied: the page background is dark.
+    const background = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+    const [r = 255, g = 255, b = 255] = (background.match(/\d+/g) ?? []).map(Number);
+    expect(0.2126 * r + 0.7152 * g + 0.0722 * b).toBeLessThan(60);
+
+    // Without the key: the Server panel says a key is needed, development tokens are refused.
+    await expect.poll(() => page.textContent('#api-key-hint'), { timeout: WAIT_MS }).toContain('Required: this server sets API_KEYS');
+    await page.fill('#user-id', 'dana');
+    await page.click('#dev-token-btn');
+    await expect.poll(() => page.textContent('#connect-status'), { timeout: WAIT_MS }).toContain('enter the API key');
+
+    // No token: anonymous sockets are off, and the page says so in words.
+    await page.fill('#token', '');
+    await page.click('#connect-btn');
+    await shown('#conn-indicator[data-state="error"]');
+    expect(await page.textContent('#connect-status')).toContain('This server requires a token');
+
+    // With the key: a development token, a connection, and a push the page delivers to itself.
+    await page.fill('#api-key', API_KEY);
+    await page.click('#dev-token-btn');
+    await expect.poll(() => page.inputValue('#token'), { timeout: WAIT_MS }).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+    await page.click('#connect-btn');
+    await shown('#conn-indicator[data-state="connected"]');
+    await page.check('input[name="endpoint"][value="/api/push"]', { force: true });
+    await page.fill('#send-target', 'dana');
+    await page.fill('#send-event', 'key:check');
+    await page.fill('#send-title', 'Sent with an API key');
+    await page.click('#send-submit');
+    await expect.poll(() => page.textContent('#send-status'), { timeout: WAIT_MS }).toContain('delivered to 1 socket');
+    await shown('.card[data-event="key:check"]');
+    await expect.poll(() => page.textContent('#api-key-hint'), { timeout: WAIT_MS }).toBe('Key accepted.');
+    await page.click('#copy-curl');
+    expect(await page.textContent('#curl-preview')).toContain(`X-API-Key: ${API_KEY}`);
+
+    await screenshot(page, 'desktop-dark-api-keys');
+    expect(problems).toEqual([]);
+    await page.context().close();
   });
 });
