@@ -49,6 +49,7 @@ const envSchema = z.object({
   REQUIRE_SIGNED_REQUESTS: bool(false),
   ALLOWED_ORIGINS: list,
   CHAT_SESSIONS_DIR: z.string().trim().min(1).default('./chat_sessions'),
+  CHAT_INDEX_MAX_MESSAGES: int(1_000_000, 1_000, 1_000_000_000),
   RATE_LIMIT_HTTP_PER_MINUTE: int(100, 1, 10_000_000),
   RATE_LIMIT_WS_MESSAGES_PER_MINUTE: int(1000, 1, 10_000_000),
   RATE_LIMIT_WS_CONNECTIONS_PER_MINUTE: int(100, 1, 10_000_000),
@@ -88,6 +89,8 @@ export interface Config {
   readonly requireSignedRequests: boolean;
   readonly allowedOrigins: readonly string[];
   readonly chatSessionsDir: string;
+  /** Messages of all sessions kept indexed in memory; idle sessions beyond it are read again on use. */
+  readonly chatIndexMaxMessages: number;
   readonly rateLimits: {
     readonly httpPerMinute: number;
     readonly wsMessagesPerMinute: number;
@@ -198,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requireSignedRequests: e.REQUIRE_SIGNED_REQUESTS,
     allowedOrigins: Object.freeze(allowedOrigins),
     chatSessionsDir: e.CHAT_SESSIONS_DIR,
+    chatIndexMaxMessages: e.CHAT_INDEX_MAX_MESSAGES,
     rateLimits: {
       httpPerMinute: e.RATE_LIMIT_HTTP_PER_MINUTE,
       wsMessagesPerMinute: e.RATE_LIMIT_WS_MESSAGES_PER_MINUTE,

@@ -86,7 +86,11 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   const httpServer = createHttpServer((req, res) => handleRequest(req, res));
   const io = createSocketServer(httpServer, config);
   const gateway = createSocketGateway(io);
-  const chatStore = overrides.chatStore ?? createFileChatStore({ dir: config.chatSessionsDir, logger: logger.child({ module: 'chat-store' }) });
+  const chatStore = overrides.chatStore ?? createFileChatStore({
+      dir: config.chatSessionsDir,
+      maxIndexedMessages: config.chatIndexMaxMessages,
+      logger: logger.child({ module: 'chat-store' }),
+    });
   const chat = createChatService({
     store: chatStore,
     gateway,

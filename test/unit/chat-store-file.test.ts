@@ -188,6 +188,88 @@ describe('file chat store, at the file-handle level', () => {
     expect(await store.listSessionsOf('alice')).toEqual([]);
   });
 
+  it('forgets the indexes of the least recently used idle sessions beyond maxIndexedMessages, and reads them again on use', async () => {
+    await store.close();
+    store = await openFileStore(dir, { maxIndexedMessages: 4 });
+    const other = (await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'carol' })).sessionId;
+    for (let i = 1; i <= 3; i += 1) await store.appendMessage(sessionId, messageFrom('alice', 'bob', `a${i}`, `ca${i}`));
+    // 3 + 3 > 4: the first session, now the least recently used, forgets its index.
+    for (let i = 1; i <= 3; i += 1) await store.appendMessage(other, messageFrom('alice', 'carol', `b${i}`));
+
+    const read = vi.spyOn(proto, 'read');
+    expect((await store.readMessages(other, { after: 0, limit: 10 })).messages).toHaveLength(3);
+    expect(read).toHaveBeenCalledTimes(1); // still indexed: one read for the page
+    read.mockClear();
+    expect((await store.readMessages(sessionId, { after: 0, limit: 10 })).messages.map((m) => m.message)).toEqual(['a1', 'a2', 'a3']);
+    expect(read.mock.calls.length).toBeGreaterThan(1); // messages.jsonl read again first, then the page
+
+    // What the index answers is the same after a reload: next seq, duplicates, counts.
+    expect((await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'a4'))).message.seq).toBe(4);
+    expect(await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'again', 'ca2'))).toMatchObject({ duplicate: true, message: { seq: 2 } });
+    expect((await store.listSessionsOf('alice')).map((s) => s.messageCount).sort()).toEqual([3, 4]);
+    expect((await store.listSessionsOf('bob'))[0]).toMatchObject({ messageCount: 4, unreadCount: 4 });
+  });
+
+  it('never forgets the index of a session whose append is being written (a reload would cut the line in flight)', async () => {
+    await store.close();
+    const { logger, records } = recordingLogger();
+    store = await openFileStore(dir, { maxIndexedMessages: 2, logger });
+    const other = (await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'carol' })).sessionId;
+    await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'first'));
+    await store.appendMessage(other, messageFrom('alice', 'carol', 'other'));
+
+    // The next append to the first session writes half its bytes, then waits before the rest.
+    const realWrite = fs.write;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let halfWritten!: () => void;
+    const half = new Promise<void>((resolve) => (halfWritten = resolve));
+    vi.spyOn(fs, 'write')
+      .mockImplementationOnce(((...args: WriteArgs) => {
+        const [fd, buffer, offset, length, position, callback] = args;
+        Reflect.apply(realWrite, fs, [fd, buffer, offset, Math.ceil(length / 2), position, (err: NodeJS.ErrnoException | null, n: number) => {
+          halfWritten();
+          callback(err, n);
+        }]);
+      }) as unknown as typeof fs.write)
+      .mockImplementationOnce(((...args: WriteArgs) => {
+        void held.then(() => Reflect.apply(realWrite, fs, args));
+      }) as unknown as typeof fs.write);
+    const inFlight = store.appendMessage(sessionId, messageFrom('alice', 'bob', 's'.repeat(5000)));
+    await half;
+
+    // Over the cap now, with the first session the least recently used; then read it.
+    await store.appendMessage(other, messageFrom('alice', 'carol', 'over the cap'));
+    expect((await store.readMessages(sessionId, { after: 0, limit: 10 })).messages.map((m) => m.message)).toEqual(['first']);
+
+    release();
+    expect((await inFlight).message.seq).toBe(2);
+    expect((await readMessageLines(log)).map((m) => m.seq)).toEqual([1, 2]);
+    expect(records.filter((r) => r.level >= PINO_WARN)).toEqual([]);
+  });
+
+  it('stays whole with a tiny index cap while appends and reads of many sessions interleave', async () => {
+    await store.close();
+    store = await openFileStore(dir, { maxIndexedMessages: 1 });
+    const ids = [sessionId];
+    for (let i = 0; i < 4; i += 1) ids.push((await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: `u${i}` })).sessionId);
+    const work: Promise<unknown>[] = [];
+    for (let n = 1; n <= 40; n += 1) {
+      for (const id of ids) {
+        work.push(store.appendMessage(id, messageFrom('alice', 'x', `${id}-${n}`, `${id}-${n}`)));
+        if (n % 7 === 0) work.push(store.readMessages(id, { after: 0, limit: 500 }), store.listSessionsOf('alice'));
+      }
+    }
+    await Promise.all(work);
+    const seqsOf = async (id: string) => (await store.readMessages(id, { after: 0, limit: 500 })).messages.map((m) => m.seq);
+    const oneTo40 = Array.from({ length: 40 }, (_, i) => i + 1);
+    for (const id of ids) expect(await seqsOf(id)).toEqual(oneTo40);
+    await store.close();
+    await assertEveryFileParses(dir);
+    store = await openFileStore(dir);
+    for (const id of ids) expect(await seqsOf(id)).toEqual(oneTo40);
+  });
+
   it.skipIf(process.platform !== 'linux')('keeps at most maxOpenFiles idle handles, closing the least recently used', async () => {
     /** messages.jsonl files this process has open, from /proc/self/fd. */
     const openLogs = async () => {

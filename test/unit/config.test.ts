@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       allowAnonymous: true,
       requireSignedRequests: false,
       chatSessionsDir: './chat_sessions',
+      chatIndexMaxMessages: 1_000_000,
       maxBodyBytes: 102400,
       rateLimits: { httpPerMinute: 100, wsMessagesPerMinute: 1000, wsConnectionsPerMinute: 100 },
     });

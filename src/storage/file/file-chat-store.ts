@@ -47,6 +47,12 @@ export interface FileChatStoreOptions {
   maxBatch?: number;
   /** How long a deferrable cursor change may wait before session.json gets it. Default 1000 ms. */
   deferredWriteMs?: number;
+  /**
+   * Messages kept indexed in memory across all sessions (CHAT_INDEX_MAX_MESSAGES). Beyond
+   * it, the least recently used idle sessions forget their index and read messages.jsonl
+   * again on next use. Default 1,000,000.
+   */
+  maxIndexedMessages?: number;
   now?: () => Date;
 }
 
@@ -111,8 +117,12 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
   const scanConcurrency = options.scanConcurrency ?? 64;
   const maxBatch = options.maxBatch ?? 512;
   const deferredWriteMs = options.deferredWriteMs ?? 1000;
+  const maxIndexedMessages = options.maxIndexedMessages ?? 1_000_000;
 
   const sessions = new Map<string, SessionEntry>();
+  /** Sessions whose index is in memory, least recently used first, and their message count. */
+  const indexed = new Map<string, SessionEntry>();
+  let indexedMessages = 0;
   const sessionIdsByUser = new Map<string, Set<string>>();
   const inflight = new Set<Promise<unknown>>();
   let state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
@@ -174,6 +184,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
 
   const unregister = (entry: SessionEntry) => {
     sessions.delete(entry.id);
+    forgetIndex(entry);
     for (const userId of entry.session.participants) {
       const ids = sessionIdsByUser.get(userId);
       ids?.delete(entry.id);
@@ -199,8 +210,42 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     return entry;
   };
 
+  /** Records that the entry's index is in memory (again) and evicts others beyond the cap. */
+  const remember = (entry: SessionEntry, index: MessageLogIndex) => {
+    entry.index = index;
+    indexed.set(entry.id, entry);
+    indexedMessages += index.seqs.length;
+    evictIndexes();
+  };
+
+  /** Drops the entry's index from memory; messages.jsonl is read again on next use. */
+  const forgetIndex = (entry: SessionEntry) => {
+    if (entry.index === undefined) return;
+    indexedMessages -= entry.index.seqs.length;
+    entry.index = undefined;
+    indexed.delete(entry.id);
+  };
+
+  /**
+   * Keeps the indexed messages under the cap, least recently used sessions first. A
+   * session with appends queued or running keeps its index: a reload would read (and
+   * could cut as torn) a line that is being written.
+   */
+  const evictIndexes = () => {
+    if (indexedMessages <= maxIndexedMessages) return;
+    for (const entry of indexed.values()) {
+      if (indexedMessages <= maxIndexedMessages) break;
+      if (!entry.appends.busy && entry.loading === undefined) forgetIndex(entry);
+    }
+  };
+
   const loadIndex = (entry: SessionEntry): Promise<MessageLogIndex> => {
-    if (entry.index !== undefined) return Promise.resolve(entry.index);
+    if (entry.index !== undefined) {
+      // Most recently used last.
+      indexed.delete(entry.id);
+      indexed.set(entry.id, entry);
+      return Promise.resolve(entry.index);
+    }
     entry.loading ??= handles
       .use(entry.id, async (handle) => {
         const index = await loadMessageLog(handle, { logger, sessionId: entry.id });
@@ -209,8 +254,8 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
       })
       .then(
         (index) => {
-          entry.index = index;
           entry.loading = undefined;
+          if (!entry.deleted) remember(entry, index);
           return index;
         },
         (err: unknown) => {
@@ -302,12 +347,16 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
         // The file may now end with lines the index does not know: read it again (and
         // repair it) before the next append, through a fresh handle.
         if (err instanceof MessageLogWriteError) logger.error({ err: err.truncateError, sessionId: entry.id }, 'could not cut a failed append off messages.jsonl');
-        entry.index = undefined;
+        forgetIndex(entry);
         handles.discard(entry.id);
       }
       throw storageUnavailable('store the message', cause);
     }
     markWritten();
+    if (entry.index === index) {
+      indexedMessages += fresh.length;
+      evictIndexes();
+    }
     return outcomes;
   };
 
@@ -354,12 +403,12 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     return written;
   };
 
-  const newEntry = (session: ChatSession, init: { index?: MessageLogIndex; hasSeedMessages: boolean }): SessionEntry => {
+  const newEntry = (session: ChatSession, init: { hasSeedMessages: boolean }): SessionEntry => {
     const entry: SessionEntry = {
       id: session.sessionId,
       dir: sessionDirOf(root, session.sessionId),
       session: frozen(session),
-      index: init.index,
+      index: undefined,
       loading: undefined,
       hasSeedMessages: init.hasSeedMessages,
       sessionFileBehind: false,
@@ -436,7 +485,9 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
           throw storageUnavailable('create the chat session', err);
         }
         markWritten();
-        register(newEntry(session, { index: emptyMessageLogIndex(), hasSeedMessages: false }));
+        const entry = newEntry(session, { hasSeedMessages: false });
+        register(entry);
+        remember(entry, emptyMessageLogIndex());
         return structuredClone(session);
       });
     },

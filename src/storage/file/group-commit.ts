@@ -8,6 +8,8 @@ export interface GroupCommitter<TItem, TResult> {
   submit(item: TItem): Promise<TResult>;
   /** Resolves once nothing is queued or being committed. */
   idle(): Promise<void>;
+  /** True while something is queued or being committed. */
+  readonly busy: boolean;
 }
 
 interface Waiting<TItem, TResult> {
@@ -53,6 +55,9 @@ export function createGroupCommitter<TItem, TResult>(
     },
     idle() {
       return running ?? Promise.resolve();
+    },
+    get busy() {
+      return running !== undefined;
     },
   };
 }
