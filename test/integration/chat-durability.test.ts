@@ -87,11 +87,13 @@ describe('chat durability through the real server', () => {
     };
     const workers = Array.from({ length: 8 }, () => sender());
     while (acknowledged.size < 300) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Listened for before the kill: the exit may be reported while the senders wind down.
+    const exited = new Promise((resolve) => first.child.once('exit', resolve));
     first.child.kill('SIGKILL');
     sending = false;
     await Promise.all(workers);
     alice.close();
-    await new Promise((resolve) => first.child.once('exit', resolve));
+    await exited;
 
     const restarted = await startServerProcess(env);
     try {
