@@ -98,6 +98,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     onBackgroundError: (err, context) => logger.warn({ err, ...context }, 'chat background update failed'),
   });
   lifecycle.addReadinessCheck('chatStore', () => chatStore.isWritable());
+  metrics.watchChatIndex(() => chatStore.indexStats());
 
   attachSocketHandlers(io, {
     config,

@@ -26,6 +26,8 @@ export interface ChatStore {
   close(): Promise<void>;
   /** False after a failed write, until a write succeeds again (drives GET /ready). */
   isWritable(): boolean;
+  /** Sessions and messages held in memory as indexes (exported in /metrics). */
+  indexStats(): { sessions: number; messages: number };
 
   createSession(input: NewChatSession): Promise<ChatSession>;
   /** Resolves undefined when no such session exists. */

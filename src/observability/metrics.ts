@@ -13,6 +13,8 @@ export interface Metrics {
   markHttpRequest(labels: { method: string; route: string; status: number }, seconds: number): void;
   markRateLimited(scope: 'http' | 'ws_message' | 'ws_connection'): void;
   markSocketError(code: string): void;
+  /** Exports the chat store's in-memory index size, read at each scrape. */
+  watchChatIndex(read: () => { sessions: number; messages: number }): void;
 }
 
 const MAX_EVENT_LABELS = 200;
@@ -93,6 +95,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     markSocketError(code) {
       socketErrors.inc({ code });
+    },
+    watchChatIndex(read) {
+      new Gauge({
+        name: 'chat_store_indexed_sessions',
+        help: 'Chat sessions whose message index is in memory',
+        registers: [registry],
+        collect() {
+          this.set(read().sessions);
+        },
+      });
+      new Gauge({
+        name: 'chat_store_indexed_messages',
+        help: 'Messages held in the in-memory chat indexes (bounded by CHAT_INDEX_MAX_MESSAGES)',
+        registers: [registry],
+        collect() {
+          this.set(read().messages);
+        },
+      });
     },
   };
 }

@@ -57,6 +57,19 @@ describe('operational endpoints', () => {
     expect(res.text).toContain('process_cpu_user_seconds_total');
   });
 
+  it('GET /metrics reports the chat store\'s in-memory index, read at each scrape', async () => {
+    const indexGauges = async () => {
+      const text = (await request(t.url).get('/metrics').expect(200)).text;
+      return [/^chat_store_indexed_sessions (\d+)$/m, /^chat_store_indexed_messages (\d+)$/m].map((re) => Number(re.exec(text)?.[1]));
+    };
+    const [sessionsBefore = 0, messagesBefore = 0] = await indexGauges();
+    const { body } = await request(t.url).post('/api/sessions').send({ machineId: 'm', senderUserId: 'ops-a', receiverUserId: 'ops-b' }).expect(201);
+    for (const message of ['one', 'two']) {
+      await request(t.url).post(`/api/sessions/${body.sessionId}/messages`).send({ senderUserId: 'ops-a', message }).expect(201);
+    }
+    expect(await indexGauges()).toEqual([sessionsBefore + 1, messagesBefore + 2]);
+  });
+
   it('GET /openapi.json is OpenAPI 3.1 generated from the zod schemas', async () => {
     const res = await request(t.url).get('/openapi.json').expect(200);
     expect(res.body.openapi).toBe('3.1.0');

@@ -193,8 +193,10 @@ describe('file chat store, at the file-handle level', () => {
     store = await openFileStore(dir, { maxIndexedMessages: 4 });
     const other = (await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'carol' })).sessionId;
     for (let i = 1; i <= 3; i += 1) await store.appendMessage(sessionId, messageFrom('alice', 'bob', `a${i}`, `ca${i}`));
+    expect(store.indexStats()).toEqual({ sessions: 2, messages: 3 });
     // 3 + 3 > 4: the first session, now the least recently used, forgets its index.
     for (let i = 1; i <= 3; i += 1) await store.appendMessage(other, messageFrom('alice', 'carol', `b${i}`));
+    expect(store.indexStats()).toEqual({ sessions: 1, messages: 3 });
 
     const read = vi.spyOn(proto, 'read');
     expect((await store.readMessages(other, { after: 0, limit: 10 })).messages).toHaveLength(3);

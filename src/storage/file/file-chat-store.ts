@@ -465,6 +465,10 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
       return writable;
     },
 
+    indexStats() {
+      return { sessions: indexed.size, messages: indexedMessages };
+    },
+
     createSession(input) {
       return operate(async () => {
         const sessionId = uuidv4();

@@ -56,6 +56,12 @@ export function createMemoryChatStore(options: { now?: () => Date } = {}): ChatS
       state = 'closed';
     },
 
+    indexStats() {
+      let messages = 0;
+      for (const stored of sessions.values()) messages += stored.messages.length;
+      return { sessions: sessions.size, messages };
+    },
+
     isWritable() {
       return true;
     },
