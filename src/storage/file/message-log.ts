@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { ChatMessage, MessagePage } from '../../domain/chat-store.js';
 import type { Logger } from '../../observability/logger.js';
+import { writeFully } from './atomic-file.js';
 import { parseMessageLine, serializeMessage } from './stored-records.js';
 
 /** Absent on Windows; there each append is followed by an fdatasync instead. */
@@ -11,9 +12,9 @@ const O_DSYNC = fs.constants.O_DSYNC as number | undefined;
  * How messages.jsonl is opened: read-write (not O_APPEND: appends write at the committed
  * length, which is what lets a failed write be cut off again) and O_DSYNC, so that a write
  * returns only once its data and the file's new size are on disk, as write + fdatasync
- * would, in one system call and one trip to the thread pool instead of two (that, and the
- * callback API below, took the main thread's share of an append from about 35 to 13 µs
- * on this project's 2-core machines).
+ * would, in one system call and one trip to the thread pool instead of two (that, and
+ * writeFully's callback API, took the main thread's share of an append from about 35 to
+ * 13 µs on this project's 2-core machines).
  */
 export const MESSAGE_LOG_OPEN_FLAGS = fs.constants.O_RDWR | (O_DSYNC ?? 0);
 
@@ -157,7 +158,7 @@ export async function appendToMessageLog(handle: FileHandle, index: MessageLogIn
   const data = Buffer.concat(lines);
   const start = index.size;
   try {
-    await writeAllAt(handle.fd, data, start);
+    await writeFully(handle, data, start);
     if (O_DSYNC === undefined) await handle.datasync();
   } catch (err) {
     const truncateError = await handle.truncate(start).then(
@@ -208,23 +209,4 @@ export async function readMessageLog(handle: FileHandle, index: MessageLogIndex,
     previousSeq = message.seq;
   }
   return last + 1 < seqs.length ? { messages, nextAfter: lastSeq } : { messages };
-}
-
-/**
- * Writes all of `data` at `position`, looping over short writes, with the callback API on
- * the handle's descriptor: one promise for the whole write rather than one per call. A
- * write that makes no progress is an error rather than an endless loop.
- */
-function writeAllAt(fd: number, data: Uint8Array, position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let written = 0;
-    const onWritten = (err: NodeJS.ErrnoException | null, bytesWritten: number) => {
-      if (err) return reject(err);
-      if (bytesWritten <= 0) return reject(Object.assign(new Error('write made no progress'), { code: 'EIO' }));
-      written += bytesWritten;
-      if (written < data.length) fs.write(fd, data, written, data.length - written, position + written, onWritten);
-      else resolve();
-    };
-    fs.write(fd, data, 0, data.length, position, onWritten);
-  });
 }
