@@ -48,6 +48,7 @@ const envSchema = z.object({
   API_KEYS: list,
   REQUIRE_SIGNED_REQUESTS: bool(false),
   ALLOWED_ORIGINS: list,
+  PUBLIC_URL: optionalText,
   CHAT_SESSIONS_DIR: z.string().trim().min(1).default('./chat_sessions'),
   CHAT_INDEX_MAX_MESSAGES: int(1_000_000, 1_000, 1_000_000_000),
   RATE_LIMIT_HTTP_PER_MINUTE: int(100, 1, 10_000_000),
@@ -56,6 +57,7 @@ const envSchema = z.object({
   MAX_BODY_BYTES: int(100 * 1024, 1024, 50 * 1024 * 1024),
   MAX_HTTP_BUFFER_SIZE: int(1024 * 1024, 1024, 100 * 1024 * 1024),
   MAX_MESSAGE_BYTES: int(10 * 1024, 1, 1024 * 1024),
+  MAX_PAYLOAD_DEPTH: int(32, 2, 512),
   ALLOW_ANONYMOUS: z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).optional(),
   EVENT_WEBHOOK_URL: optionalText.pipe(z.url().optional()),
   EVENT_WEBHOOK_SECRET: optionalText,
@@ -87,7 +89,15 @@ export interface Config {
   /** True when no API key is configured outside production: delivery endpoints are open. */
   readonly openDelivery: boolean;
   readonly requireSignedRequests: boolean;
+  /** Origins browsers may call from: ALLOWED_ORIGINS plus PUBLIC_URL's origin. */
   readonly allowedOrigins: readonly string[];
+  /**
+   * Development with no ALLOWED_ORIGINS: the page on loopback (localhost, 127.0.0.1,
+   * [::1]) at the port actually bound is allowed too (see domain/origin-policy.ts).
+   */
+  readonly allowLoopbackOrigins: boolean;
+  /** Where users reach the server (PUBLIC_URL), when it differs from how it listens. */
+  readonly publicUrl: string | undefined;
   readonly chatSessionsDir: string;
   /** Messages of all sessions kept indexed in memory; idle sessions beyond it are read again on use. */
   readonly chatIndexMaxMessages: number;
@@ -99,6 +109,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly maxHttpBufferSize: number;
   readonly maxMessageBytes: number;
+  /** Deepest nesting of objects/arrays accepted in an HTTP body or socket payload. */
+  readonly maxPayloadDepth: number;
   readonly allowAnonymous: boolean;
   readonly eventWebhook: { readonly url: string | undefined; readonly secret: string; readonly timeoutMs: number };
   readonly shutdownTimeoutMs: number;
@@ -170,13 +182,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`ALLOWED_ORIGINS: "${origin}" is not an origin (scheme://host[:port], no path)`);
     }
   }
+  if (e.PUBLIC_URL !== undefined && (!URL.canParse(e.PUBLIC_URL) || !/^https?:$/.test(new URL(e.PUBLIC_URL).protocol))) {
+    problems.push(`PUBLIC_URL: "${e.PUBLIC_URL}" is not an http(s) URL`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const port = e.PORT;
-  const allowedOrigins =
-    e.ALLOWED_ORIGINS.length > 0 || isProduction
-      ? e.ALLOWED_ORIGINS
-      : [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+  const publicOrigin = e.PUBLIC_URL === undefined ? undefined : new URL(e.PUBLIC_URL).origin;
+  const allowLoopbackOrigins = e.ALLOWED_ORIGINS.length === 0 && !isProduction;
+  const allowedOrigins = [
+    ...new Set([
+      ...(allowLoopbackOrigins ? [`http://localhost:${port}`, `http://127.0.0.1:${port}`] : e.ALLOWED_ORIGINS),
+      ...(publicOrigin === undefined ? [] : [publicOrigin]),
+    ]),
+  ];
 
   const config: Config = {
     env: e.NODE_ENV,
@@ -200,6 +219,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     openDelivery: !isProduction && e.API_KEYS.length === 0,
     requireSignedRequests: e.REQUIRE_SIGNED_REQUESTS,
     allowedOrigins: Object.freeze(allowedOrigins),
+    allowLoopbackOrigins,
+    publicUrl: e.PUBLIC_URL,
     chatSessionsDir: e.CHAT_SESSIONS_DIR,
     chatIndexMaxMessages: e.CHAT_INDEX_MAX_MESSAGES,
     rateLimits: {
@@ -210,6 +231,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.MAX_BODY_BYTES,
     maxHttpBufferSize: e.MAX_HTTP_BUFFER_SIZE,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    maxPayloadDepth: e.MAX_PAYLOAD_DEPTH,
     allowAnonymous: truthy(e.ALLOW_ANONYMOUS, !isProduction),
     eventWebhook: { url: e.EVENT_WEBHOOK_URL, secret: e.EVENT_WEBHOOK_SECRET ?? '', timeoutMs: e.EVENT_WEBHOOK_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -9,6 +9,7 @@ import { createChatService } from './domain/chat-service.js';
 import type { ChatStore } from './domain/chat-store.js';
 import { createLifecycle, type Lifecycle } from './domain/lifecycle.js';
 import type { NonceStore } from './domain/nonce-store.js';
+import { createOriginPolicy } from './domain/origin-policy.js';
 import type { RealtimeGateway } from './domain/realtime-gateway.js';
 import { createJwtVerifier } from './auth/jwt-verifier.js';
 import { createTokenSigner } from './auth/token-signer.js';
@@ -84,7 +85,11 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   // /socket.io/ requests never reach Express: the listener must exist before io does.
   let handleRequest: RequestListener = (_req, res) => res.writeHead(503).end();
   const httpServer = createHttpServer((req, res) => handleRequest(req, res));
-  const io = createSocketServer(httpServer, config);
+  const origins = createOriginPolicy({
+    allowedOrigins: config.allowedOrigins,
+    allowLoopbackAtListeningPort: config.allowLoopbackOrigins,
+  });
+  const io = createSocketServer(httpServer, config, origins);
   const gateway = createSocketGateway(io);
   const chatStore = overrides.chatStore ?? createFileChatStore({
       dir: config.chatSessionsDir,
@@ -120,6 +125,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     lifecycle,
     gateway,
     httpRateLimiter,
+    origins,
     nonces: overrides.nonces ?? createMemoryNonceStore(),
     info,
     publicDir: overrides.publicDir ?? `${ROOT}public`,
@@ -167,7 +173,9 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => {
           httpServer.off('error', reject);
-          resolve((httpServer.address() as AddressInfo).port);
+          const bound = (httpServer.address() as AddressInfo).port;
+          origins.setListeningPort(bound);
+          resolve(bound);
         });
       });
     },

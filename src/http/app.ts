@@ -8,6 +8,7 @@ import type { ChatService } from '../domain/chat-service.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { NonceStore } from '../domain/nonce-store.js';
+import type { OriginPolicy } from '../domain/origin-policy.js';
 import type { RateLimiter } from '../domain/rate-limit.js';
 import type { RealtimeGateway } from '../domain/realtime-gateway.js';
 import type { Logger } from '../observability/logger.js';
@@ -16,6 +17,7 @@ import { createAccessLog } from './middleware/access-log.js';
 import { createApiKeyAuth } from './middleware/api-key.js';
 import { createBearerIdentity } from './middleware/bearer.js';
 import { createErrorHandler, notFound } from './middleware/error-handler.js';
+import { refuseForeignOrigins } from './middleware/origin-guard.js';
 import { createHttpRateLimit } from './middleware/rate-limit.js';
 import { createSignatureCheck } from './middleware/signature.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -34,6 +36,8 @@ export interface HttpDependencies {
   lifecycle: Lifecycle;
   gateway: RealtimeGateway;
   httpRateLimiter: RateLimiter;
+  /** Which browser origins may call: CORS and the state-changing request guard. */
+  origins: OriginPolicy;
   nonces: NonceStore;
   info: AppInfo;
   publicDir: string;
@@ -63,15 +67,17 @@ export function createHttpApp(deps: HttpDependencies): Express {
           { strictTransportSecurity: false, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } },
     ),
   );
-  const allowed = new Set(config.allowedOrigins);
+  const { origins } = deps;
   app.use(
     cors({
       // Unknown origins get no CORS headers, so browsers refuse to hand them the answer.
-      origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+      origin: (origin, callback) => callback(null, origin !== undefined && origins.allows(origin)),
       credentials: true,
       exposedHeaders: ['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'],
     }),
   );
+  // ...and a foreign page's state-changing request is refused, not just left unanswered.
+  app.use(refuseForeignOrigins(origins));
 
   const { identifyApiKey, requireApiKey, requireApiKeyOrUser } = createApiKeyAuth(config.apiKeys);
   const rateLimit = createHttpRateLimit(deps.httpRateLimiter, metrics);

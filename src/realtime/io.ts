@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { ChatService } from '../domain/chat-service.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
+import type { OriginPolicy } from '../domain/origin-policy.js';
 import type { RateLimiter } from '../domain/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -39,10 +40,10 @@ export interface RealtimeDependencies {
 const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
 /** Attaches the Socket.IO server to the HTTP server, with the origin check on the upgrade. */
-export function createSocketServer(httpServer: HttpServer, config: Config): AppServer {
+export function createSocketServer(httpServer: HttpServer, config: Config, origins: OriginPolicy): AppServer {
   const io: AppServer = new Server(httpServer, {
-    cors: { origin: [...config.allowedOrigins], credentials: true },
-    allowRequest: createOriginCheck(config.allowedOrigins),
+    cors: { origin: (origin, callback) => callback(null, origin !== undefined && origins.allows(origin)), credentials: true },
+    allowRequest: createOriginCheck(origins),
     maxHttpBufferSize: config.maxHttpBufferSize,
     // Socket.IO skips middlewares on recovery by default, which would let a revoked or
     // expired token back in; here the authentication gate runs on every recovery.
@@ -89,15 +90,15 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
 }
 
 /**
- * Browsers do not apply CORS to WebSockets, so the upgrade checks Origin itself. Clients
- * that send no Origin (servers, apps) pass; so does the server's own origin (its page).
+ * Browsers do not apply CORS to WebSockets, so the handshake (polling and upgrade) checks
+ * Origin itself, against the configured origins only: never against the request's own
+ * Host, which a DNS-rebinding page controls. Clients that send no Origin (servers, apps)
+ * pass.
  */
-function createOriginCheck(allowedOrigins: readonly string[]) {
-  const allowed = new Set(allowedOrigins);
+function createOriginCheck(origins: OriginPolicy) {
   return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
     const origin = req.headers.origin;
-    if (origin === undefined || allowed.has(origin)) return callback(null, true);
-    const sameOrigin = URL.canParse(origin) && new URL(origin).host === req.headers.host;
-    callback(sameOrigin ? null : 'Origin not allowed', sameOrigin);
+    if (origin === undefined || origins.allows(origin)) return callback(null, true);
+    callback('Origin not allowed (ALLOWED_ORIGINS)', false);
   };
 }
