@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, receivedWithin, waitFor, type TestSocket } from '../support/client.js';
+import { connectClient, waitFor, watchUnwanted, type TestSocket } from '../support/client.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 describe('delivery API: /api/push, /api/broadcast, /api/room (seed 002)', () => {
@@ -25,6 +25,7 @@ describe('delivery API: /api/push, /api/broadcast, /api/room (seed 002)', () => 
 
   it('pushes to one user only', async () => {
     const got = waitFor(alice, 'order:shipped');
+    const toBob = watchUnwanted(bob, ['order:shipped']);
     const res = await request(t.url)
       .post('/api/push')
       .send({ userId: 'alice', event: 'order:shipped', data: { orderId: 7 } })
@@ -33,7 +34,7 @@ describe('delivery API: /api/push, /api/broadcast, /api/room (seed 002)', () => 
     expect(typeof res.body.messageId).toBe('string');
     expect(typeof res.body.timestamp).toBe('string');
     expect(await got).toEqual({ orderId: 7 });
-    expect(await receivedWithin(bob, 'order:shipped')).toBe(false);
+    await toBob.expectNothingBefore();
   });
 
   it('defaults the event to notification and pushes to many users', async () => {
@@ -76,10 +77,11 @@ describe('delivery API: /api/push, /api/broadcast, /api/room (seed 002)', () => 
 
   it('emits to a room only', async () => {
     const got = waitFor(alice, 'headline');
+    const toBob = watchUnwanted(bob, ['headline']);
     const res = await request(t.url).post('/api/room').send({ room: 'news', event: 'headline', data: 'big' }).expect(200);
     expect(res.body).toMatchObject({ success: true, recipients: 1 });
     expect(await got).toBe('big');
-    expect(await receivedWithin(bob, 'headline')).toBe(false);
+    await toBob.expectNothingBefore();
   });
 
   it('refuses a bad room name', async () => {
