@@ -11,7 +11,9 @@ const ACK_TIMEOUT_MS = 8000;
  * `$any` ({ event, payload } for every incoming event).
  *
  * State: { status: disconnected | connecting | connected | reconnecting | error,
- *          socketId, transport, userId, tenantId, environment, version, error }.
+ *          socketId, transport, userId, tenantId, environment, version, error, errorCode }.
+ * `error` is the refusal in words, shown once (Connect panel); `errorCode` is the server's
+ * code for short mentions elsewhere.
  */
 export function createConnection({ log }) {
   let socket = null;
@@ -28,6 +30,7 @@ export function createConnection({ log }) {
     environment: '',
     version: '',
     error: '',
+    errorCode: '',
   };
 
   function update(patch) {
@@ -71,16 +74,17 @@ export function createConnection({ log }) {
     disconnect({ quiet: true });
     const hadToken = Boolean(token);
     connectedToken = token ?? '';
-    const s = io({ auth: hadToken ? { token } : {}, timeout: 10000, reconnectionDelayMax: 5000 });
+    // recovery: after a short drop the page gets its rooms and missed events back.
+    const s = io({ auth: hadToken ? { token, recovery: true } : { recovery: true }, timeout: 10000, reconnectionDelayMax: 5000 });
     socket = s;
-    update({ status: 'connecting', socketId: '', transport: '', userId: null, tenantId: tenantId || null, error: '' });
+    update({ status: 'connecting', socketId: '', transport: '', userId: null, tenantId: tenantId || null, error: '', errorCode: '' });
     log.connection(hadToken ? 'connecting with a token' : 'connecting anonymously');
     watchTransport(s);
 
     s.on('connect', () => {
       if (socket !== s) return;
       const transport = s.io.engine?.transport?.name ?? '';
-      update({ status: 'connected', socketId: s.id ?? '', transport, error: '' });
+      update({ status: 'connected', socketId: s.id ?? '', transport, error: '', errorCode: '' });
       log.connection(`connected · ${s.id} · ${transport}${s.recovered ? ' · state recovered' : ''}`);
       dispatch('$connect', { socketId: s.id, recovered: s.recovered });
     });
@@ -95,7 +99,7 @@ export function createConnection({ log }) {
       if (socket !== s) return;
       const words = describeConnectError(err, { hadToken });
       // s.active is false when the server itself refused: Socket.IO will not retry then.
-      update({ status: s.active ? 'reconnecting' : 'error', error: words });
+      update({ status: s.active ? 'reconnecting' : 'error', error: words, errorCode: err?.data?.code ?? '' });
       log.connection(`connect_error${err?.data?.code ? ` ${err.data.code}` : ''}`, { message: err?.message, data: err?.data, meaning: words }, true);
       dispatch('$connect_error', { error: err, words });
     });
@@ -117,7 +121,7 @@ export function createConnection({ log }) {
     socket = null;
     connectedToken = '';
     s.disconnect();
-    update({ status: 'disconnected', socketId: '', transport: '', userId: null, error: '' });
+    update({ status: 'disconnected', socketId: '', transport: '', userId: null, error: '', errorCode: '' });
     if (!quiet) log.connection('disconnected by you');
     dispatch('$disconnect', { reason: 'io client disconnect' });
   }

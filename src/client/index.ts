@@ -17,10 +17,19 @@ export type NotifySocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 export interface CreateClientOptions extends Partial<ManagerOptions & SocketOptions> {
   /** The user's JWT, sent as `auth.token`. Omit for an anonymous (development) socket. */
   token?: string;
+  /**
+   * Asks for connection state recovery (`auth.recovery`; default true): after a short
+   * drop the socket gets its rooms back and the events it missed. Events then carry
+   * Socket.IO's offset as a trailing argument, which socket.io-client reads and handlers
+   * ignore.
+   */
+  recovery?: boolean;
 }
 
 /** Connects to the server with a typed socket. Reconnection and state recovery are socket.io-client's. */
 export function createClient(url: string, options: CreateClientOptions = {}): NotifySocket {
-  const { token, ...rest } = options;
-  return io(url, { ...rest, ...(token !== undefined ? { auth: { token } } : {}) });
+  const { token, recovery = true, auth, ...rest } = options;
+  // An `auth` callback is the caller's to fill in entirely, `recovery` included.
+  const handshake = typeof auth === 'function' ? auth : { ...auth, ...(token !== undefined ? { token } : {}), recovery };
+  return io(url, { ...rest, auth: handshake });
 }

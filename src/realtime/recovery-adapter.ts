@@ -1,20 +1,63 @@
-import { SessionAwareAdapter } from 'socket.io-adapter';
+import type { ExtendedError } from 'socket.io';
+import { SessionAwareAdapter, type BroadcastOptions } from 'socket.io-adapter';
 import type { AppSocket } from './socket-types.js';
 import { untyped } from './socket-types.js';
 
-type BroadcastArgs = Parameters<SessionAwareAdapter['broadcast']>;
-
 /** How long held packets wait for their socket to pass the authentication gate. */
 const HOLD_MS = 30_000;
+
+/** Socket.IO's EVENT packet type; only events are kept for recovery. */
+const EVENT = 2;
 
 interface HoldsMissedPackets {
   takeMissedPackets(socketId: string): unknown[][];
 }
 
+/** The packet Socket.IO hands its adapter: `data` is `[event, ...args]`, `id` set when an ack is expected. */
+interface OutgoingPacket {
+  type: number;
+  data: unknown[];
+  id?: number;
+  nsp?: string;
+}
+
+interface PacketOptions {
+  preEncoded: true;
+  volatile: boolean | undefined;
+  compress: boolean | undefined;
+}
+
+/** The parts of a server-side Socket this adapter writes to, as socket.io-adapter's own broadcast does. */
+interface Recipient {
+  id: string;
+  /** Set only for sockets that asked for recovery (see `acceptRecoveryOptIn`). */
+  pid?: string;
+  client: { writeToEngine(encoded: unknown[], options: PacketOptions): void };
+  notifyOutgoingListeners?: (packet: OutgoingPacket) => void;
+}
+
 /**
- * Socket.IO's connection-state-recovery adapter, changed in the two ways this server
+ * Members socket.io-adapter 2.5 declares private but that a subclass must reach to
+ * replace `broadcast`: the recipient walk, the encoder (it also pre-frames the WebSocket
+ * message once for all recipients) and the recovery buffer.
+ */
+interface AdapterInternals {
+  nsp: { name: string };
+  packets: { id: string; opts: BroadcastOptions; data: unknown[]; emittedAt: number }[];
+  apply(opts: BroadcastOptions, callback: (socket: Recipient) => void): void;
+  _encode(packet: OutgoingPacket, options: PacketOptions): unknown[];
+}
+
+/**
+ * Socket.IO's connection-state-recovery adapter, changed in the three ways this server
  * needs, in one place:
  *
+ * - Opt-in: Socket.IO appends a recovery offset to every event it keeps, so every client
+ *   receives `[event, payload, offset]`. JavaScript handlers ignore the extra argument;
+ *   python-socketio calls a one-parameter handler with two (TypeError, event lost) and
+ *   Dart hands it a list. Here only sockets that asked for recovery (`auth.recovery:
+ *   true`, which keeps Socket.IO's `pid` on the socket) get the offset; every other
+ *   socket gets each event as exactly its payload, and has no session to persist.
  * - Bounded: the stock adapter keeps every emit for the whole recovery window (2
  *   minutes) whatever the traffic (120 MiB of heap after seconds of relaying in bench/).
  *   This one also keeps at most `maxPackets` of the most recent emits. A client that was
@@ -36,11 +79,60 @@ export function createRecoveryAdapter(maxPackets: number): typeof SessionAwareAd
 
   return class RecoveryAdapter extends SessionAwareAdapter implements HoldsMissedPackets {
     private readonly held = new Map<string, { packets: unknown[][]; timer: NodeJS.Timeout }>();
+    private lastOffset = 0;
 
-    override broadcast(...args: BroadcastArgs): void {
-      super.broadcast(...args);
-      const packets = (this as unknown as { packets: unknown[] }).packets;
+    private get internals(): AdapterInternals {
+      return this as unknown as AdapterInternals;
+    }
+
+    override broadcast(packet: OutgoingPacket, opts: BroadcastOptions): void {
+      // Packets with an ack and volatile ones are never kept, so carry no offset: the
+      // stock path sends every recipient the same bytes.
+      if (packet.type !== EVENT || packet.id !== undefined || opts.flags?.volatile !== undefined) {
+        super.broadcast(packet, opts);
+        return;
+      }
+
+      const withOffset: Recipient[] = [];
+      const plain: Recipient[] = [];
+      this.internals.apply(opts, (socket) => (socket.pid === undefined ? plain : withOffset).push(socket));
+
+      // A reply to one socket that did not opt in can never be replayed (it has no
+      // session), so it is not kept: the commonest emit of all stays off the buffer.
+      const toOnePlainSocket = withOffset.length === 0 && plain.length === 1 && opts.rooms.size === 1 && opts.rooms.has(plain[0]!.id);
+      if (toOnePlainSocket) {
+        this.send(plain, packet, opts);
+        return;
+      }
+
+      // Kept even with no opted-in recipient connected now: one that dropped a moment ago
+      // recovers from this buffer.
+      const offset = (++this.lastOffset).toString(36);
+      const data = [...packet.data, offset];
+      const packets = this.internals.packets;
+      packets.push({ id: offset, opts, data, emittedAt: Date.now() });
       if (packets.length > maxPackets + slack) packets.splice(0, packets.length - maxPackets);
+
+      // Encoded once per form actually needed: once when all recipients are of one kind.
+      if (plain.length > 0) this.send(plain, packet, opts);
+      if (withOffset.length > 0) this.send(withOffset, { ...packet, data }, opts);
+    }
+
+    /** Encodes `packet` once and writes it to each of `sockets`, as socket.io-adapter's broadcast does. */
+    private send(sockets: readonly Recipient[], packet: OutgoingPacket, opts: BroadcastOptions): void {
+      const options: PacketOptions = { preEncoded: true, volatile: opts.flags?.volatile, compress: opts.flags?.compress };
+      packet.nsp = this.internals.nsp.name;
+      const encoded = this.internals._encode(packet, options);
+      for (const socket of sockets) {
+        socket.notifyOutgoingListeners?.(packet);
+        socket.client.writeToEngine(encoded, options);
+      }
+    }
+
+    override persistSession(session: Parameters<SessionAwareAdapter['persistSession']>[0]): void {
+      // Sockets that did not opt in have no pid: nothing to resume, nothing to keep.
+      if (session.pid === undefined) return;
+      super.persistSession(session);
     }
 
     override async restoreSession(pid: string, offset: string): ReturnType<SessionAwareAdapter['restoreSession']> {
@@ -48,7 +140,7 @@ export function createRecoveryAdapter(maxPackets: number): typeof SessionAwareAd
       if (!session || session.missedPackets.length === 0) return session;
       const timer = setTimeout(() => this.held.delete(session.sid), HOLD_MS);
       timer.unref();
-      this.held.set(session.sid, { packets: session.missedPackets as unknown[][], timer });
+      this.held.set(session.sid, { packets: session.missedPackets, timer });
       return { ...session, missedPackets: [] };
     }
 
@@ -62,13 +154,28 @@ export function createRecoveryAdapter(maxPackets: number): typeof SessionAwareAd
   };
 }
 
+/**
+ * Connection middleware, registered before authentication: a socket whose handshake does
+ * not carry `auth.recovery === true` loses the private session id Socket.IO gave it. That
+ * one field is the opt-in everywhere: without it the CONNECT reply carries no `pid` (so
+ * socket.io-client never tries to recover, nor reads a string payload as an offset), the
+ * adapter sends no offsets and persists no session.
+ */
+export function acceptRecoveryOptIn(socket: AppSocket, next: (err?: ExtendedError) => void): void {
+  const auth = socket.handshake.auth as { recovery?: unknown } | undefined;
+  if (auth?.recovery !== true) (socket as unknown as { pid: string | undefined }).pid = undefined;
+  next();
+}
+
 /** Sends a recovered socket, now past the authentication gate, the packets it missed. */
 export function replayMissedPackets(socket: AppSocket): void {
   const adapter: object = socket.nsp.adapter;
   if (!('takeMissedPackets' in adapter)) return;
-  // Each packet is [event, ...args, offset]; the trailing offset lets the client resume
-  // from here on its next recovery, exactly as Socket.IO itself sends it.
-  for (const [event, ...args] of (adapter as HoldsMissedPackets).takeMissedPackets(socket.id)) {
+  // Each kept packet is [event, ...args, offset]. It is emitted again without its old
+  // offset: the adapter gives it a new one (and keeps it), so the client's next recovery
+  // resumes after the replay rather than replaying the greeting sent before it.
+  for (const packet of (adapter as HoldsMissedPackets).takeMissedPackets(socket.id)) {
+    const [event, ...args] = packet.slice(0, -1);
     untyped(socket).emit(String(event), ...args);
   }
 }

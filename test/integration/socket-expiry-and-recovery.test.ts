@@ -2,46 +2,57 @@ import request from 'supertest';
 import { io } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SocketErrorPayload } from '../../src/contracts/error-codes.js';
-import { emitWithAck, receivedWithin, waitFor, type TestSocket } from '../support/client.js';
+import { emitWithAck, serverSawDisconnect, waitFor, watchUnwanted, type TestSocket } from '../support/client.js';
+import { createTestClock, type TestClock } from '../support/clock.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Connects and resolves once the greeting has arrived, with reconnection on. */
+/** Connects, asking for connection state recovery, and resolves once the greeting has arrived. */
 async function connectUser(url: string, token: string, extra: Record<string, unknown> = {}): Promise<TestSocket> {
-  const socket: TestSocket = io(url, { auth: { token }, transports: ['websocket'], forceNew: true, reconnectionDelay: 50, ...extra });
+  const socket: TestSocket = io(url, { auth: { token, recovery: true }, transports: ['websocket'], forceNew: true, reconnectionDelay: 50, ...extra });
   await waitFor(socket, 'connection_status');
   return socket;
 }
 
 describe('token expiry and auth:refresh', () => {
   let t: TestServer;
+  let clock: TestClock;
   beforeEach(async () => {
-    // No clock tolerance, so a token expires at its exp exactly and the test waits seconds, not half a minute.
-    t = await startServer({ JWT_SECRET: TEST_SECRET, JWT_CLOCK_TOLERANCE_SECONDS: '0' });
+    // The server's clock moves only when a test advances it, so expiry takes no waiting.
+    // No clock tolerance, so a token expires at its exp exactly.
+    clock = createTestClock();
+    t = await startServer({ JWT_SECRET: TEST_SECRET, JWT_CLOCK_TOLERANCE_SECONDS: '0' }, { clock });
   });
   afterEach(() => t.close());
 
-  it('ends the connection at exp with error TOKEN_EXPIRED', async () => {
-    const socket = await connectUser(t.url, signToken({ userId: 'exp-user' }, { ttlSeconds: 2 }), { reconnection: false });
-    const error = waitFor<SocketErrorPayload>(socket, 'error', 5000);
-    const disconnect = waitFor<string>(socket, 'disconnect', 5000);
+  it('ends the connection at exp with error TOKEN_EXPIRED, and not before', async () => {
+    const socket = await connectUser(t.url, signToken({ userId: 'exp-user' }, { ttlSeconds: 60 }), { reconnection: false });
+    const early = watchUnwanted(socket, ['error']);
+    clock.advance(30_000);
+    await early.expectNothingBefore();
+    const error = waitFor<SocketErrorPayload>(socket, 'error');
+    const disconnect = waitFor<string>(socket, 'disconnect');
+    clock.advance(60_000);
     expect(await error).toMatchObject({ code: 'TOKEN_EXPIRED' });
     expect(await disconnect).toBe('io server disconnect');
   });
 
-  it('keeps the connection when a newer token for the same user arrives with auth:refresh', async () => {
-    const socket = await connectUser(t.url, signToken({ userId: 'refresher' }, { ttlSeconds: 2 }), { reconnection: false });
+  it('keeps the connection past exp when auth:refresh brought a newer token for the same user, until that one expires', async () => {
+    const socket = await connectUser(t.url, signToken({ userId: 'refresher' }, { ttlSeconds: 60 }), { reconnection: false });
     const fresh = signToken({ userId: 'refresher' }, { ttlSeconds: 600 });
     const ack = await emitWithAck<{ success: boolean; exp: number }>(socket, 'auth:refresh', { token: fresh });
     expect(ack.success).toBe(true);
-    expect(ack.exp).toBeGreaterThan(Date.now() / 1000 + 500);
-    // Wait past the first token's expiry: the socket must still be there and answering.
-    expect(await receivedWithin(socket, 'disconnect', 3000)).toBe(false);
+    expect(ack.exp).toBeGreaterThan(clock.now() / 1000 + 500);
+    // Past the first token's exp: the socket must still be there and answering.
+    const early = watchUnwanted(socket, ['error']);
+    clock.advance(90_000);
+    await early.expectNothingBefore();
     expect(socket.connected).toBe(true);
-    expect(await emitWithAck(socket, 'ping', {})).toMatchObject({ timestamp: expect.any(String) });
-    socket.close();
+    const error = waitFor<SocketErrorPayload>(socket, 'error');
+    const disconnect = waitFor<string>(socket, 'disconnect');
+    clock.advance(600_000);
+    expect(await error).toMatchObject({ code: 'TOKEN_EXPIRED' });
+    expect(await disconnect).toBe('io server disconnect');
   });
 
   it('refuses a refresh for another user, a bad token and an expired one', async () => {
@@ -59,8 +70,10 @@ describe('token expiry and auth:refresh', () => {
 
 describe('connection state recovery', () => {
   let t: TestServer;
+  let clock: TestClock;
   beforeEach(async () => {
-    t = await startServer({ JWT_SECRET: TEST_SECRET, JWT_CLOCK_TOLERANCE_SECONDS: '0' });
+    clock = createTestClock();
+    t = await startServer({ JWT_SECRET: TEST_SECRET, JWT_CLOCK_TOLERANCE_SECONDS: '0' }, { clock });
   });
   afterEach(() => t.close());
 
@@ -79,10 +92,9 @@ describe('connection state recovery', () => {
   it('recovers rooms and missed events after a transport drop, and says so', async () => {
     const socket = await connectUser(t.url, signToken({ userId: 'rec' }), { reconnection: false });
     await emitWithAck(socket, 'room:join', { room: 'news' });
-    const disconnected = waitFor(socket, 'disconnect');
+    const gone = serverSawDisconnect(t.server.io, socket);
     dropTransport(socket);
-    await disconnected;
-    while ((await request(t.url).get('/api/users/rec/presence')).body.online) await sleep(10);
+    await gone;
     // Sent while no socket of the user is connected: only recovery can bring them back.
     const room = await request(t.url).post('/api/room').send({ room: 'news', event: 'headline', data: 'missed' }).expect(200);
     expect(room.body.recipients).toBe(0);
@@ -101,28 +113,31 @@ describe('connection state recovery', () => {
 
   it('runs authentication again on recovery: a client whose token became invalid is refused and gets nothing', async () => {
     const socket = await connectUser(t.url, signToken({ userId: 'revoked' }), { reconnection: false });
-    const disconnected = waitFor(socket, 'disconnect');
+    const gone = serverSawDisconnect(t.server.io, socket);
     dropTransport(socket);
-    await disconnected;
-    await request(t.url).post('/api/push').send({ userId: 'revoked', event: 'secret', data: 1 }).expect(200);
+    await gone;
+    // Sent while no socket of the user is connected, so it waits for recovery.
+    const push = await request(t.url).post('/api/push').send({ userId: 'revoked', event: 'secret', data: 1 }).expect(200);
+    expect(push.body.recipients).toBe(0);
 
-    (socket as unknown as { auth: unknown }).auth = { token: 'tampered' };
+    (socket as unknown as { auth: unknown }).auth = { token: 'tampered', recovery: true };
     const packets = recordPackets(socket);
     const refused = waitFor<Error & { data?: { code: string } }>(socket, 'connect_error');
     socket.connect();
     expect((await refused).data?.code).toBe('UNAUTHORIZED');
-    expect(await receivedWithin(socket, 'secret', 300)).toBe(false);
+    // The refusal is the sentinel: a restored session's missed packets would be written before it.
     expect(packets.some((packet) => packet.includes('secret'))).toBe(false);
     socket.close();
   });
 
   it('refuses to recover a session whose token expired while away, and delivers none of its missed events', async () => {
-    const socket = await connectUser(t.url, signToken({ userId: 'stale' }, { ttlSeconds: 2 }), { reconnection: false });
-    const disconnected = waitFor(socket, 'disconnect');
+    const socket = await connectUser(t.url, signToken({ userId: 'stale' }, { ttlSeconds: 60 }), { reconnection: false });
+    const gone = serverSawDisconnect(t.server.io, socket);
     dropTransport(socket);
-    await disconnected;
-    await request(t.url).post('/api/push').send({ userId: 'stale', event: 'secret', data: 1 }).expect(200);
-    await sleep(2200);
+    await gone;
+    const push = await request(t.url).post('/api/push').send({ userId: 'stale', event: 'secret', data: 1 }).expect(200);
+    expect(push.body.recipients).toBe(0);
+    clock.advance(90_000);
 
     const packets = recordPackets(socket);
     const refused = waitFor<Error & { data?: { code: string } }>(socket, 'connect_error');
@@ -160,7 +175,7 @@ describe('connection state recovery', () => {
 
   it('tells a client that asked to recover but could not be', async () => {
     const socket: TestSocket = io(t.url, {
-      auth: { token: signToken({ userId: 'lost' }), pid: 'no-such-session', offset: 'x' },
+      auth: { token: signToken({ userId: 'lost' }), recovery: true, pid: 'no-such-session', offset: 'x' },
       transports: ['websocket'],
       forceNew: true,
     });
