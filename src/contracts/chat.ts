@@ -10,7 +10,11 @@ export interface ParticipantCursor {
   read: number;
 }
 
-/** session.json: the seed 001 fields plus cursors. Messages live in messages.jsonl. */
+/**
+ * session.json: the seed 001 fields plus cursors. Messages live in messages.jsonl.
+ * `cursors` is keyed by user id, and a user may be called `__proto__`: read it with
+ * `Object.hasOwn`, and never assign into it (the server builds it without a prototype).
+ */
 export interface ChatSession {
   sessionId: string;
   machineId: string;
@@ -39,6 +43,8 @@ export interface ChatSessionSummary extends ChatSession {
   messageCount: number;
   /** Messages to this user with seq above the user's read cursor. */
   unreadCount: number;
+  /** Messages to this user with seq above the user's delivered cursor: not yet handed to any of their sockets. */
+  undeliveredCount: number;
 }
 
 export interface MessagePage {

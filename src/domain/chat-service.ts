@@ -1,6 +1,9 @@
-import type { ChatMessage, ChatSession, ChatSessionSummary, MessagePage } from '../contracts/chat.js';
-import type { MessageSent } from '../contracts/events.js';
+import type { ChatMessage, ChatSession, MessagePage } from '../contracts/chat.js';
+import type { MessageSent, PendingChatSession } from '../contracts/events.js';
 import { AppError } from '../errors.js';
+import { createChatQuotas, type ChatQuotaLimits } from './chat-quotas.js';
+import { cursorOf } from './chat-rules.js';
+import { pageOfSessions, type SessionListPage } from './chat-session-list.js';
 import type { ChatStore } from './chat-store.js';
 import type { RealtimeGateway } from './realtime-gateway.js';
 
@@ -17,6 +20,12 @@ export interface ChatServiceOptions {
   maxMessageBytes: number;
   /** How many undelivered messages per session are pushed on connect; the rest are read over REST. */
   offlinePageSize?: number;
+  /** How many undelivered messages in all are pushed on connect (CHAT_OFFLINE_MAX_MESSAGES). */
+  offlineMaxMessages?: number;
+  /** What one user may make the server store; users acting through an API key are the backend's and exempt. */
+  quotas?: ChatQuotaLimits;
+  /** Milliseconds since the epoch, for the quota windows (tests move it instead of waiting). */
+  now?: () => number;
   /** Told about failures of work the caller does not wait for (cursor bookkeeping). */
   onBackgroundError?: (err: unknown, context: Record<string, unknown>) => void;
 }
@@ -29,6 +38,8 @@ export interface ChatServiceOptions {
 export function createChatService(options: ChatServiceOptions) {
   const { store, gateway } = options;
   const offlinePageSize = options.offlinePageSize ?? 100;
+  const offlineMaxMessages = options.offlineMaxMessages ?? 500;
+  const quotas = options.quotas === undefined ? undefined : createChatQuotas(options.quotas, options.now ?? Date.now);
 
   const otherParticipant = (session: ChatSession, userId: string) =>
     session.participants[0] === userId ? session.participants[1] : session.participants[0];
@@ -61,6 +72,19 @@ export function createChatService(options: ChatServiceOptions) {
     return claimed;
   }
 
+  /** Up to `limit` messages to `userId` with seq above `after`, oldest first. */
+  async function receivedAfter(sessionId: string, userId: string, after: number, limit: number): Promise<ChatMessage[]> {
+    const messages: ChatMessage[] = [];
+    let from = after;
+    while (messages.length < limit) {
+      const page = await store.readMessages(sessionId, { after: from, limit: offlinePageSize });
+      messages.push(...page.messages.filter((m) => m.receiverUserId === userId).slice(0, limit - messages.length));
+      if (page.nextAfter === undefined) break;
+      from = page.nextAfter;
+    }
+    return messages;
+  }
+
   return {
     async createSession(
       actor: ChatActor,
@@ -69,7 +93,16 @@ export function createChatService(options: ChatServiceOptions) {
       const senderUserId = senderOf(actor, input.senderUserId);
       if (senderUserId === input.receiverUserId) throw new AppError('INVALID_REQUEST', 'A chat session needs two different users');
       const tenantId = actor.kind === 'user' ? actor.tenantId : input.tenantId;
-      const session = await store.createSession({ machineId: input.machineId, senderUserId, receiverUserId: input.receiverUserId, tenantId });
+      const create = () => store.createSession({ machineId: input.machineId, senderUserId, receiverUserId: input.receiverUserId, tenantId });
+      const session =
+        actor.kind === 'user' && quotas !== undefined
+          ? await quotas.oneCreationAtATime(senderUserId, tenantId, async () => {
+              // Counted from the store, so the total survives restarts and deletions free a place.
+              quotas.checkSessionTotal(await store.countSessionsCreatedBy(senderUserId, tenantId));
+              quotas.spendPeerSession(senderUserId, tenantId, input.receiverUserId);
+              return create();
+            })
+          : await create();
       await toUser(session, input.receiverUserId, 'new_chat_session', {
         sessionId: session.sessionId,
         senderUserId,
@@ -105,6 +138,7 @@ export function createChatService(options: ChatServiceOptions) {
       if (Buffer.byteLength(input.message) > options.maxMessageBytes) {
         throw new AppError('PAYLOAD_TOO_LARGE', `message is larger than ${options.maxMessageBytes} bytes`);
       }
+      if (actor.kind === 'user') quotas?.spendMessage(actor.userId, actor.tenantId);
 
       const { message, duplicate } = await store.appendMessage(session.sessionId, {
         senderUserId,
@@ -115,7 +149,7 @@ export function createChatService(options: ChatServiceOptions) {
       });
       const sent = { sessionId: session.sessionId, messageId: message.id, seq: message.seq, timestamp: message.timestamp, duplicate };
       if (duplicate) {
-        const delivered = (session.cursors[receiverUserId]?.delivered ?? 0) >= message.seq;
+        const delivered = cursorOf(session, receiverUserId).delivered >= message.seq;
         return { ...sent, delivered, message };
       }
 
@@ -142,7 +176,7 @@ export function createChatService(options: ChatServiceOptions) {
     async markRead(actor: ChatActor & { kind: 'user' }, sessionId: string, seq: number): Promise<number> {
       const session = await visibleSession(actor, sessionId);
       const updated = await store.advanceCursor(sessionId, actor.userId, { read: seq });
-      const read = updated.cursors[actor.userId]?.read ?? seq;
+      const { read } = cursorOf(updated, actor.userId);
       await toUser(session, otherParticipant(session, actor.userId), 'message_read', { sessionId, seq: read, readerUserId: actor.userId });
       return read;
     },
@@ -155,25 +189,28 @@ export function createChatService(options: ChatServiceOptions) {
 
     /**
      * Messages sent to the user that none of their sockets has been handed yet, per
-     * session, oldest first, at most `offlinePageSize` per session.
+     * session (newest activity first), oldest first within a session: at most
+     * `offlinePageSize` per session and `offlineMaxMessages` in all, so that a user with a
+     * large backlog is not sent all of it at once. `remaining` names the sessions holding
+     * more, for the client to read over REST; it lists at most PENDING_SESSIONS_LISTED.
      */
-    async undelivered(userId: string, tenantId: string | undefined): Promise<{ sessionId: string; messages: ChatMessage[] }[]> {
-      const pending: { sessionId: string; messages: ChatMessage[] }[] = [];
+    async undelivered(userId: string, tenantId: string | undefined): Promise<OfflineDelivery> {
+      const batches: OfflineDelivery['batches'] = [];
+      const remaining: PendingChatSession[] = [];
+      let truncated = false;
+      let budget = offlineMaxMessages;
       for (const summary of await store.listSessionsOf(userId)) {
-        if (summary.tenantId !== tenantId) continue;
-        const delivered = summary.cursors[userId]?.delivered ?? 0;
-        if (!summary.lastMessage || summary.lastMessage.seq <= delivered) continue;
-        const messages: ChatMessage[] = [];
-        let after = delivered;
-        while (messages.length < offlinePageSize) {
-          const page = await store.readMessages(summary.sessionId, { after, limit: offlinePageSize });
-          messages.push(...page.messages.filter((m) => m.receiverUserId === userId).slice(0, offlinePageSize - messages.length));
-          if (page.nextAfter === undefined) break;
-          after = page.nextAfter;
-        }
-        if (messages.length > 0) pending.push({ sessionId: summary.sessionId, messages });
+        if (summary.tenantId !== tenantId || summary.undeliveredCount === 0) continue;
+        const { delivered } = cursorOf(summary, userId);
+        const messages = budget > 0 ? await receivedAfter(summary.sessionId, userId, delivered, Math.min(offlinePageSize, budget)) : [];
+        budget -= messages.length;
+        if (messages.length > 0) batches.push({ sessionId: summary.sessionId, messages });
+        const pending = summary.undeliveredCount - messages.length;
+        if (pending <= 0) continue;
+        if (remaining.length === PENDING_SESSIONS_LISTED) truncated = true;
+        else remaining.push({ sessionId: summary.sessionId, after: messages.at(-1)?.seq ?? delivered, pending });
       }
-      return pending;
+      return { batches, remaining, truncated };
     },
 
     /** Records a late delivery and tells the sender, whose message_sent said `delivered: false`. */
@@ -192,11 +229,11 @@ export function createChatService(options: ChatServiceOptions) {
       return store.readMessages(sessionId, page);
     },
 
-    async listSessions(actor: ChatActor, userId: string): Promise<ChatSessionSummary[]> {
+    async listSessions(actor: ChatActor, userId: string, page: { limit: number; cursor?: string | undefined }): Promise<SessionListPage> {
       // A user asking for someone else's list sees nothing of it, as if it were empty.
-      if (actor.kind === 'user' && actor.userId !== userId) return [];
+      if (actor.kind === 'user' && actor.userId !== userId) return pageOfSessions([], page);
       const sessions = await store.listSessionsOf(userId);
-      return actor.kind === 'user' ? sessions.filter((s) => s.tenantId === actor.tenantId) : sessions;
+      return pageOfSessions(actor.kind === 'user' ? sessions.filter((s) => s.tenantId === actor.tenantId) : sessions, page);
     },
 
     async deleteSession(actor: ChatActor, sessionId: string): Promise<void> {
@@ -207,3 +244,14 @@ export function createChatService(options: ChatServiceOptions) {
 }
 
 export type ChatService = ReturnType<typeof createChatService>;
+
+/** What offline delivery pushes at connect, and what it leaves for the client to read over REST. */
+export interface OfflineDelivery {
+  batches: { sessionId: string; messages: ChatMessage[] }[];
+  remaining: PendingChatSession[];
+  /** More sessions than `remaining` lists hold undelivered messages. */
+  truncated: boolean;
+}
+
+/** Sessions named in one `chat:pending` at most; the rest are found by `undeliveredCount` in the session list. */
+export const PENDING_SESSIONS_LISTED = 200;

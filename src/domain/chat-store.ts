@@ -36,6 +36,12 @@ export interface ChatStore {
   deleteSession(sessionId: string): Promise<boolean>;
   /** The user's sessions, newest activity first, with counts. */
   listSessionsOf(userId: string): Promise<ChatSessionSummary[]>;
+  /**
+   * How many existing sessions `userId` created (is their `senderUserId`) in `tenantId`
+   * (undefined: sessions without a tenant). Answered from what is stored, without
+   * reading any messages.
+   */
+  countSessionsCreatedBy(userId: string, tenantId: string | undefined): Promise<number>;
 
   appendMessage(sessionId: string, input: NewChatMessage): Promise<{ message: ChatMessage; duplicate: boolean }>;
   /** Messages with seq > after, oldest first, at most `limit`; `nextAfter` when more remain. */

@@ -7,7 +7,7 @@ import { io } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MessageSent } from '../../src/contracts/events.js';
 import { connectClient, emitWithAck, type TestSocket } from '../support/client.js';
-import { runServerProcessExpectingExit, startServerProcess } from '../support/server-process.js';
+import { runServerProcessToExit, startServerProcess } from '../support/server-process.js';
 import { startServer } from '../support/server.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
 
@@ -62,15 +62,15 @@ describe('chat durability through the real server', () => {
 
   it('keeps every acknowledged message when the server is SIGKILLed mid-burst, and restarts at once on the same directory', async () => {
     const dir = await tempDir();
-    const env = { CHAT_SESSIONS_DIR: dir, JWT_SECRET: TEST_SECRET, API_KEYS: KEY, RATE_LIMIT_WS_MESSAGES_PER_MINUTE: '100000' };
+    const env = { CHAT_SESSIONS_DIR: dir, JWT_SECRET: TEST_SECRET, API_KEYS: KEY, RATE_LIMIT_WS_MESSAGES_PER_MINUTE: '100000', CHAT_MESSAGES_PER_USER_PER_MINUTE: '100000' };
     const first = await startServerProcess(env);
     const alice: TestSocket = io(first.url, { auth: { token: signToken({ userId: 'alice' }) }, transports: ['websocket'], reconnection: false });
     const { sessionId } = await emitWithAck<{ sessionId: string }>(alice, 'create_chat_session', { machineId: 'm', receiverUserId: 'bob' });
 
     // A second server on the same directory is refused while the first owns it.
-    const second = await runServerProcessExpectingExit({ ...env });
+    const second = await runServerProcessToExit({ ...env });
     expect(second.code).toBe(1);
-    expect(second.output).toMatch(/CHAT_SESSIONS_DIR|another server/i);
+    expect(second.stderr).toMatch(/CHAT_SESSIONS_DIR|another server/i);
 
     const acknowledged = new Set<string>();
     let sending = true;
@@ -114,7 +114,7 @@ describe('chat durability through the real server', () => {
       restarted.child.kill('SIGTERM');
       await new Promise((resolve) => restarted.child.once('exit', resolve));
     }
-  });
+  }, 60_000);
 
   const isRoot = process.getuid?.() === 0 && process.platform === 'linux';
   it.skipIf(!isRoot)('answers a full disk with STORAGE_UNAVAILABLE, loses no acknowledged message, and recovers when space returns (needs root for tmpfs)', async () => {
@@ -122,7 +122,7 @@ describe('chat durability through the real server', () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mount]);
     try {
       const dataDir = path.join(mount, 'chat');
-      const t = await startServer({ JWT_SECRET: TEST_SECRET, CHAT_SESSIONS_DIR: dataDir });
+      const t = await startServer({ JWT_SECRET: TEST_SECRET, CHAT_SESSIONS_DIR: dataDir, CHAT_MESSAGES_PER_USER_PER_MINUTE: '100000' });
       const filler = path.join(mount, 'filler');
       try {
         const alice = await connectClient(t.url, { auth: { token: signToken({ userId: 'alice' }) } });

@@ -19,7 +19,19 @@ export interface TestServer {
  * silent logs unless given).
  */
 export async function startServer(env: Record<string, string> = {}, overrides: ServerOverrides = {}): Promise<TestServer> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'notify-test-'));
+  return startServerOn(await mkdtemp(path.join(tmpdir(), 'notify-test-')), env, overrides);
+}
+
+/**
+ * Closes `previous` gracefully, keeping its data directory, and starts a new server on that
+ * directory, as a restart of the process would.
+ */
+export async function restartServer(previous: TestServer, env: Record<string, string> = {}, overrides: ServerOverrides = {}): Promise<TestServer> {
+  await previous.server.close();
+  return startServerOn(previous.dataDir, env, overrides);
+}
+
+async function startServerOn(dataDir: string, env: Record<string, string>, overrides: ServerOverrides): Promise<TestServer> {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', CHAT_SESSIONS_DIR: dataDir, ...env });
   const server = createServer(config, overrides);
   const port = await server.listen(0, '127.0.0.1');

@@ -189,8 +189,64 @@ describe.each(drivers)('ChatStore contract: $name', (driver) => {
 
     const listed = await store.listSessionsOf('alice');
     expect(listed.map((s) => s.sessionId)).toEqual([busy.sessionId, fresh.sessionId, quiet.sessionId]);
-    expect(listed[0]).toEqual({ ...busy, lastMessage: last.message, messageCount: 2, unreadCount: 1 });
-    expect(listed[1]).toEqual({ ...fresh, lastMessage: null, messageCount: 0, unreadCount: 0 });
+    expect(listed[0]).toEqual({ ...busy, lastMessage: last.message, messageCount: 2, unreadCount: 1, undeliveredCount: 1 });
+    expect(listed[1]).toEqual({ ...fresh, lastMessage: null, messageCount: 0, unreadCount: 0, undeliveredCount: 0 });
+  });
+
+  it('counts undelivered messages per participant from their delivered cursor', async () => {
+    const { sessionId } = await aliceToBob();
+    for (let i = 1; i <= 3; i += 1) await store.appendMessage(sessionId, messageFrom('alice', 'bob', `to bob ${i}`));
+    await store.appendMessage(sessionId, messageFrom('bob', 'alice', 'to alice'));
+
+    const counts = async (userId: string) => {
+      const [summary] = await store.listSessionsOf(userId);
+      return { unread: summary?.unreadCount, undelivered: summary?.undeliveredCount };
+    };
+    expect(await counts('bob')).toEqual({ unread: 3, undelivered: 3 });
+    expect(await counts('alice')).toEqual({ unread: 1, undelivered: 1 });
+    // Delivered is not read; read implies delivered.
+    await store.advanceCursor(sessionId, 'bob', { delivered: 2 });
+    expect(await counts('bob')).toEqual({ unread: 3, undelivered: 1 });
+    await store.advanceCursor(sessionId, 'alice', { read: 4 });
+    expect(await counts('alice')).toEqual({ unread: 0, undelivered: 0 });
+  });
+
+  it('counts the sessions a user created, per tenant, from what is stored', async () => {
+    const { sessionId } = await aliceToBob();
+    await aliceToBob();
+    await store.createSession({ machineId: 'machine-1', senderUserId: 'bob', receiverUserId: 'alice' });
+    await store.createSession({ machineId: 'machine-1', senderUserId: 'alice', receiverUserId: 'bob', tenantId: 'acme' });
+
+    expect(await store.countSessionsCreatedBy('alice', undefined)).toBe(2);
+    expect(await store.countSessionsCreatedBy('alice', 'acme')).toBe(1);
+    expect(await store.countSessionsCreatedBy('bob', undefined)).toBe(1);
+    expect(await store.countSessionsCreatedBy('bob', 'acme')).toBe(0);
+    expect(await store.countSessionsCreatedBy('carol', undefined)).toBe(0);
+    await store.deleteSession(sessionId);
+    expect(await store.countSessionsCreatedBy('alice', undefined)).toBe(1);
+  });
+
+  it('keeps the cursors of users named like Object.prototype members as their own', async () => {
+    for (const [sender, receiver] of [
+      ['__proto__', 'constructor'],
+      ['hasOwnProperty', 'toString'],
+    ] as const) {
+      const { sessionId } = await store.createSession({ machineId: 'machine-1', senderUserId: sender, receiverUserId: receiver });
+      for (let i = 1; i <= 3; i += 1) await store.appendMessage(sessionId, messageFrom(sender, receiver, `m${i}`));
+      await store.appendMessage(sessionId, messageFrom(receiver, sender, 'back'));
+      await store.advanceCursor(sessionId, receiver, { delivered: 3, read: 2 });
+      await store.advanceCursor(sessionId, sender, { delivered: 4 });
+
+      const session = await store.getSession(sessionId);
+      expect(Object.keys(session!.cursors).sort()).toEqual([sender, receiver].sort());
+      expect(Object.hasOwn(session!.cursors, sender) && session!.cursors[sender]).toEqual({ delivered: 4, read: 0 });
+      expect(Object.hasOwn(session!.cursors, receiver) && session!.cursors[receiver]).toEqual({ delivered: 3, read: 2 });
+      expect(JSON.parse(JSON.stringify(session!.cursors))).toEqual({ [sender]: { delivered: 4, read: 0 }, [receiver]: { delivered: 3, read: 2 } });
+      const [ofReceiver] = await store.listSessionsOf(receiver);
+      expect(ofReceiver).toMatchObject({ unreadCount: 1, undeliveredCount: 0 });
+      const [ofSender] = await store.listSessionsOf(sender);
+      expect(ofSender).toMatchObject({ unreadCount: 1, undeliveredCount: 0 });
+    }
   });
 
   it('refuses malformed session ids with INVALID_REQUEST before touching storage', async () => {

@@ -4,6 +4,8 @@ import {
   sendMessagePayloadSchema,
   typingPayloadSchema,
 } from '../../contracts/schemas.js';
+import type { AckFailure } from '../../contracts/error-codes.js';
+import type { ChatErrorPayload } from '../../contracts/events.js';
 import type { ChatActor, ChatService } from '../../domain/chat-service.js';
 import { AppError } from '../../errors.js';
 import type { HandleDependencies, HandlerRegistry } from '../handle.js';
@@ -35,8 +37,8 @@ export function registerChatHandlers(handlers: HandlerRegistry, deps: ChatHandle
       return { sessionId: session.sessionId, session };
     },
     {
-      reply: (socket, result) => socket.emit('session_created', result),
-      replyFailure: (socket, failure) => socket.emit('session_error', { error: failure.error, code: failure.code }),
+      reply: 'session_created',
+      replyFailure: (socket, failure) => socket.emit('session_error', chatError(failure)),
     },
   );
 
@@ -48,8 +50,8 @@ export function registerChatHandlers(handlers: HandlerRegistry, deps: ChatHandle
       return sent;
     },
     {
-      reply: (socket, result) => socket.emit('message_sent', result),
-      replyFailure: (socket, failure) => socket.emit('message_error', { error: failure.error, code: failure.code }),
+      reply: 'message_sent',
+      replyFailure: (socket, failure) => socket.emit('message_error', chatError(failure)),
     },
   );
 
@@ -65,20 +67,30 @@ export function registerChatHandlers(handlers: HandlerRegistry, deps: ChatHandle
   });
 }
 
+/** The seed's `session_error` / `message_error` shape, plus `retryAfter` when rate limited. */
+function chatError(failure: AckFailure): ChatErrorPayload {
+  return failure.retryAfter === undefined
+    ? { error: failure.error, code: failure.code }
+    : { error: failure.error, code: failure.code, retryAfter: failure.retryAfter };
+}
+
 /**
  * Hands an identified socket the messages sent to its user while no socket of theirs
  * was connected: `new_message` for each, oldest first, then moves the delivered cursor.
- * Delivery is at-least-once (a message sent during this very moment may arrive both
- * live and here); clients de-duplicate by `message.id` or `seq`.
+ * What the caps left out is named in one `chat:pending`, for the client to read over
+ * REST. Delivery is at-least-once (a message sent during this very moment may arrive
+ * both live and here); clients de-duplicate by `message.id` or `seq`.
  */
 export async function deliverOfflineMessages(socket: AppSocket, deps: ChatHandlerDependencies): Promise<void> {
   const { userId, tenantId } = socket.data;
   if (userId === undefined) return;
   try {
-    for (const { sessionId, messages } of await deps.chat.undelivered(userId, tenantId)) {
+    const { batches, remaining, truncated } = await deps.chat.undelivered(userId, tenantId);
+    for (const { sessionId, messages } of batches) {
       for (const message of messages) socket.emit('new_message', { sessionId, message });
       await deps.chat.markDelivered(sessionId, userId, messages.at(-1)!.seq);
     }
+    if (remaining.length > 0) socket.emit('chat:pending', { sessions: remaining, truncated });
   } catch (err) {
     deps.logger.error({ err, userId, socketId: socket.id }, 'offline delivery failed; messages stay readable over REST');
   }

@@ -13,7 +13,7 @@ import type {
 } from '../../domain/chat-store.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, newSessionRecord } from '../chat-rules.js';
+import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, newSessionRecord, withCursor } from '../../domain/chat-rules.js';
 import { fsyncDir, writeFileAtomic } from './atomic-file.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { errnoCode, storageUnavailable } from './fs-errors.js';
@@ -420,12 +420,17 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     return entry;
   };
 
-  const summarize = (entry: SessionEntry, index: MessageLogIndex, userId: string): ChatSessionSummary => ({
-    ...entry.session,
-    lastMessage: index.lastMessage === null ? null : { ...index.lastMessage },
-    messageCount: index.seqs.length,
-    unreadCount: countAbove(index.receivedBy.get(userId) ?? [], cursorOf(entry.session, userId).read),
-  });
+  const summarize = (entry: SessionEntry, index: MessageLogIndex, userId: string): ChatSessionSummary => {
+    const received = index.receivedBy.get(userId) ?? [];
+    const { read, delivered } = cursorOf(entry.session, userId);
+    return {
+      ...entry.session,
+      lastMessage: index.lastMessage === null ? null : { ...index.lastMessage },
+      messageCount: index.seqs.length,
+      unreadCount: countAbove(received, read),
+      undeliveredCount: countAbove(received, delivered),
+    };
+  };
 
   return {
     open() {
@@ -549,6 +554,17 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
       });
     },
 
+    countSessionsCreatedBy(userId, tenantId) {
+      return operate(async () => {
+        let count = 0;
+        for (const sessionId of sessionIdsByUser.get(userId) ?? []) {
+          const session = sessions.get(sessionId)?.session;
+          if (session?.senderUserId === userId && session.tenantId === tenantId) count += 1;
+        }
+        return count;
+      });
+    },
+
     appendMessage(sessionId, input) {
       return operate(async () => {
         const entry = lookup(sessionId);
@@ -591,7 +607,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
         if (next.read === current.read && next.delivered === current.delivered && !entry.sessionFileBehind) {
           return entry.session;
         }
-        entry.session = frozen({ ...entry.session, cursors: { ...entry.session.cursors, [userId]: next } });
+        entry.session = frozen({ ...entry.session, cursors: withCursor(entry.session.cursors, userId, next) });
         await (deferrable ? rewriteSoon(entry) : rewriteNow(entry));
         return entry.session;
       });

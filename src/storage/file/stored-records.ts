@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cursorsOf } from '../../domain/chat-rules.js';
 import type { ChatMessage, ChatSession, ParticipantCursor } from '../../domain/chat-store.js';
 
 /** Disk is a boundary too: what is read back is parsed, never trusted. */
@@ -17,7 +18,8 @@ const storedSessionSchema = z.object({
   // Seed 001 files may lack the fields below; they get their defaults.
   participants: z.tuple([z.string(), z.string()]).optional(),
   tenantId: z.string().optional(),
-  cursors: z.record(z.string(), cursorSchema).optional(),
+  // Keyed by user id, so checked by hand below: z.record drops a `__proto__` key.
+  cursors: z.unknown().optional(),
   // Seed 001 kept the messages inside session.json.
   messages: z.array(z.unknown()).optional(),
 });
@@ -54,11 +56,9 @@ export function parseSessionFile(text: string): StoredSession | undefined {
   if (!parsed.success) return undefined;
   const stored = parsed.data;
   const participants = stored.participants ?? [stored.senderUserId, stored.receiverUserId];
-  const cursors: Record<string, ParticipantCursor> = {};
-  for (const userId of participants) {
-    const cursor = stored.cursors !== undefined && Object.hasOwn(stored.cursors, userId) ? stored.cursors[userId] : undefined;
-    cursors[userId] = cursor ?? { delivered: 0, read: 0 };
-  }
+  const storedCursors = parseCursors(stored.cursors);
+  if (storedCursors === undefined) return undefined;
+  const cursors = cursorsOf(participants.map((userId) => [userId, storedCursors.get(userId) ?? { delivered: 0, read: 0 }]));
   return {
     session: {
       sessionId: stored.sessionId,
@@ -72,6 +72,23 @@ export function parseSessionFile(text: string): StoredSession | undefined {
     },
     seedMessages: stored.messages !== undefined && stored.messages.length > 0 ? stored.messages : undefined,
   };
+}
+
+/**
+ * The `cursors` of a session.json, by user id; undefined when it is not a cursors object.
+ * JSON.parse makes a `"__proto__"` key an own property, which Object.entries sees; it goes
+ * into a Map, never into an ordinary object where it would become the prototype.
+ */
+function parseCursors(value: unknown): Map<string, ParticipantCursor> | undefined {
+  const cursors = new Map<string, ParticipantCursor>();
+  if (value === undefined) return cursors;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  for (const [userId, raw] of Object.entries(value)) {
+    const cursor = cursorSchema.safeParse(raw);
+    if (!cursor.success) return undefined;
+    cursors.set(userId, cursor.data);
+  }
+  return cursors;
 }
 
 /** The session.json text: the seed 001 fields (without messages) plus cursors. */

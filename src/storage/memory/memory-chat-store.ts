@@ -1,7 +1,7 @@
 import { v4 as uuidv4, validate as isUuid } from 'uuid';
 import type { ChatMessage, ChatSession, ChatSessionSummary, ChatStore } from '../../domain/chat-store.js';
 import { AppError } from '../../errors.js';
-import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, newSessionRecord } from '../chat-rules.js';
+import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, newSessionRecord, withCursor } from '../../domain/chat-rules.js';
 
 interface StoredSession {
   session: ChatSession;
@@ -36,13 +36,15 @@ export function createMemoryChatStore(options: { now?: () => Date } = {}): ChatS
   };
 
   const summarize = ({ session, messages }: StoredSession, userId: string): ChatSessionSummary => {
-    const { read } = cursorOf(session, userId);
+    const { read, delivered } = cursorOf(session, userId);
+    const received = messages.filter((message) => message.receiverUserId === userId);
     const last = messages.at(-1);
     return {
       ...structuredClone(session),
       lastMessage: last === undefined ? null : { ...last },
       messageCount: messages.length,
-      unreadCount: messages.filter((message) => message.receiverUserId === userId && message.seq > read).length,
+      unreadCount: received.filter((message) => message.seq > read).length,
+      undeliveredCount: received.filter((message) => message.seq > delivered).length,
     };
   };
 
@@ -94,6 +96,11 @@ export function createMemoryChatStore(options: { now?: () => Date } = {}): ChatS
         .sort(byNewestActivity);
     },
 
+    async countSessionsCreatedBy(userId, tenantId) {
+      ready();
+      return [...sessions.values()].filter(({ session }) => session.senderUserId === userId && session.tenantId === tenantId).length;
+    },
+
     async appendMessage(sessionId, input) {
       const { messages } = lookup(sessionId);
       const { clientMessageId } = input;
@@ -129,7 +136,7 @@ export function createMemoryChatStore(options: { now?: () => Date } = {}): ChatS
       }
       assertCursor(cursor);
       const advanced = advancedCursor(cursorOf(stored.session, userId), cursor, stored.messages.length);
-      stored.session = { ...stored.session, cursors: { ...stored.session.cursors, [userId]: advanced } };
+      stored.session = { ...stored.session, cursors: withCursor(stored.session.cursors, userId, advanced) };
       return structuredClone(stored.session);
     },
   };
