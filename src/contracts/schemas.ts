@@ -148,6 +148,135 @@ export type PushResponse = z.infer<typeof pushResponseSchema>;
 export type DeliveryResponse = z.infer<typeof deliveryResponseSchema>;
 export type StatusResponse = z.infer<typeof statusResponseSchema>;
 
+// ---- More REST answers, for /openapi.json (each route declares its answers by status) ----
+
+export const readyResponseSchema = z
+  .object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), z.boolean()), timestamp: isoTimestamp })
+  .meta({ id: 'ReadyResponse' });
+
+export const versionResponseSchema = z
+  .object({
+    name: z.string(),
+    version: z.string(),
+    environment: z.string(),
+    apiKeyRequired: z.boolean().meta({ description: 'Whether /notify and /api/* need X-API-Key (false only in open development mode)' }),
+  })
+  .meta({ id: 'VersionResponse' });
+
+export const presenceResponseSchema = z
+  .object({ userId: z.string(), online: z.boolean(), connections: z.number().int() })
+  .meta({ id: 'PresenceResponse' });
+
+export const connectionsResponseSchema = z
+  .object({
+    success: z.literal(true),
+    count: z.number().int(),
+    connections: z.array(
+      z.object({
+        socketId: z.string(),
+        userId: z.string().nullable(),
+        tenantId: z.string().nullable(),
+        machineId: z.string().nullable(),
+        authenticated: z.boolean(),
+        connectedAt: isoTimestamp,
+        rooms: z.array(z.string()),
+      }),
+    ),
+  })
+  .meta({ id: 'ConnectionsResponse' });
+
+export const socketStatusResponseSchema = z
+  .object({
+    ok: z.literal(true),
+    socketio: z.object({ ready: z.boolean(), connectedUsers: z.number().int(), totalConnections: z.number().int(), endpoint: z.string() }),
+    events: z.array(z.string()),
+    rooms: z.array(z.string()),
+    message: z.string(),
+  })
+  .meta({ id: 'SocketStatusResponse' });
+
+export const socketConnectionsResponseSchema = z
+  .object({
+    ok: z.literal(true),
+    you: z.object({ userId: z.string(), connected: z.boolean() }),
+    server: z.object({ connectedUsers: z.number().int(), totalConnections: z.number().int() }),
+  })
+  .meta({ id: 'SocketConnectionsResponse' });
+
+export const devTokenResponseSchema = z
+  .object({ token: z.string(), expiresAt: isoTimestamp })
+  .meta({ id: 'DevTokenResponse' });
+
+const chatMessageSchema = z
+  .object({
+    id: z.string(),
+    seq: z.number().int(),
+    senderUserId: z.string(),
+    receiverUserId: z.string(),
+    message: z.string(),
+    timestamp: isoTimestamp,
+    machineId: z.string(),
+    clientMessageId: z.string().optional(),
+  });
+
+const chatSessionSchema = z
+  .object({
+    sessionId: z.string(),
+    machineId: z.string(),
+    senderUserId: z.string(),
+    receiverUserId: z.string(),
+    createdAt: isoTimestamp,
+    participants: z.tuple([z.string(), z.string()]),
+    tenantId: z.string().optional(),
+    cursors: z.record(z.string(), z.object({ delivered: z.number().int(), read: z.number().int() })),
+  });
+
+const messagePage = { messages: z.array(chatMessageSchema), nextAfter: z.number().int().optional() };
+
+export const chatSessionResponseSchema = chatSessionSchema.extend(messagePage).meta({ id: 'ChatSessionWithMessages' });
+
+export const chatMessagesResponseSchema = z
+  .object({ success: z.literal(true), sessionId: z.string(), ...messagePage })
+  .meta({ id: 'ChatMessagesResponse' });
+
+export const chatSessionListResponseSchema = z
+  .object({
+    success: z.literal(true),
+    userId: z.string(),
+    count: z.number().int(),
+    sessions: z.array(
+      chatSessionSchema.extend({
+        lastMessage: chatMessageSchema.nullable(),
+        messageCount: z.number().int(),
+        unreadCount: z.number().int(),
+        undeliveredCount: z.number().int(),
+      }),
+    ),
+    nextCursor: z.string().optional(),
+  })
+  .meta({ id: 'ChatSessionListResponse' });
+
+export const chatSessionCreatedResponseSchema = z
+  .object({ success: z.literal(true), sessionId: z.string(), session: chatSessionSchema })
+  .meta({ id: 'ChatSessionCreatedResponse' });
+
+export const chatMessageSentResponseSchema = z
+  .object({
+    success: z.literal(true),
+    sessionId: z.string(),
+    messageId: z.string(),
+    seq: z.number().int(),
+    timestamp: isoTimestamp,
+    duplicate: z.boolean(),
+    delivered: z.boolean(),
+    message: chatMessageSchema,
+  })
+  .meta({ id: 'ChatMessageSentResponse' });
+
+export const chatSessionDeletedResponseSchema = z
+  .object({ success: z.literal(true), sessionId: z.string() })
+  .meta({ id: 'ChatSessionDeletedResponse' });
+
 // ---- Socket payloads (client → server) ----
 
 const actionNameSchema = z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1-64 characters of letters, digits and :_.-');
@@ -196,7 +325,9 @@ export const connectionsQuerySchema = z.object({
 
 // ---- Chat sessions (seed 001) ----
 
-export const sessionIdSchema = z.uuid({ message: 'must be a UUID' }).meta({ description: 'Chat session id (UUID)' });
+export const sessionIdSchema = z
+  .uuid({ message: 'must be a UUID' })
+  .meta({ description: 'Chat session id (UUID)', example: '0b7f5c62-3c1e-4d2a-9f3e-6a1d2c4b5e6f' });
 const clientMessageIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of letters, digits and _.:-');
 
 export const createChatSessionPayloadSchema = z
@@ -226,6 +357,16 @@ export const typingPayloadSchema = z.object({ sessionId: sessionIdSchema });
 export const messagePageQuerySchema = z.object({
   after: z.coerce.number<string>().int().min(0).default(0),
   limit: z.coerce.number<string>().int().min(1).max(500).default(100),
+});
+
+export const sessionListQuerySchema = z.object({
+  limit: z.coerce.number<string>().int().min(1).max(200).default(50),
+  /** `nextCursor` of the previous page, as given. */
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be a nextCursor as given')
+    .optional()
+    .meta({ description: "`nextCursor` of the previous page; absent for the first page" }),
 });
 
 export type CreateChatSessionPayload = z.input<typeof createChatSessionPayloadSchema>;

@@ -2,50 +2,16 @@ import path from 'node:path';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { TokenSigner } from '../auth/token-signer.js';
-import type { Config } from '../config.js';
-import type { ChatService } from '../domain/chat-service.js';
-import type { TokenVerifier } from '../domain/identity.js';
-import type { Lifecycle } from '../domain/lifecycle.js';
-import type { NonceStore } from '../domain/nonce-store.js';
-import type { OriginPolicy } from '../domain/origin-policy.js';
-import type { RateLimiter } from '../domain/rate-limit.js';
-import type { RealtimeGateway } from '../domain/realtime-gateway.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import { createApiRouter, mountableRoutes } from './api-router.js';
+import type { HttpDependencies } from './dependencies.js';
 import { createAccessLog } from './middleware/access-log.js';
-import { createApiKeyAuth } from './middleware/api-key.js';
-import { createBearerIdentity } from './middleware/bearer.js';
 import { createErrorHandler, notFound } from './middleware/error-handler.js';
 import { refuseForeignOrigins } from './middleware/origin-guard.js';
-import { createHttpRateLimit } from './middleware/rate-limit.js';
-import { createSignatureCheck } from './middleware/signature.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { contextOf } from './request-context.js';
-import { createChatRoutes } from './routes/chat.routes.js';
-import { createDeliveryRoutes } from './routes/delivery.routes.js';
-import { createDevRoutes } from './routes/dev.routes.js';
+import { routeTable } from './route-table.js';
 import { createDocsRoutes } from './routes/docs.routes.js';
-import { createOpsRoutes, createStatusRoutes, type AppInfo } from './routes/health.routes.js';
-import { createPresenceRoutes, createSocketStatusRoutes } from './routes/presence.routes.js';
 
-export interface HttpDependencies {
-  config: Config;
-  logger: Logger;
-  metrics: Metrics;
-  lifecycle: Lifecycle;
-  gateway: RealtimeGateway;
-  httpRateLimiter: RateLimiter;
-  /** Which browser origins may call: CORS and the state-changing request guard. */
-  origins: OriginPolicy;
-  nonces: NonceStore;
-  info: AppInfo;
-  publicDir: string;
-  verifier: TokenVerifier;
-  chat: ChatService;
-  /** Issues development tokens; absent in production. */
-  devTokenSigner: TokenSigner | undefined;
-}
+export type { AppInfo, HttpDependencies } from './dependencies.js';
 
 /** Builds the Express app without listening, so tests and the composition root share it. */
 export function createHttpApp(deps: HttpDependencies): Express {
@@ -56,6 +22,11 @@ export function createHttpApp(deps: HttpDependencies): Express {
   // hashed the body. Static files keep their own.
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
+  // A path matches exactly or not at all: `/api/status/` and `/API/status` are 404, never
+  // another spelling of a route (access used to be decided by path lists that Express's
+  // lenient matching slipped past).
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
 
   app.use(createAccessLog(logger.child({ module: 'http' }), metrics));
 
@@ -79,37 +50,10 @@ export function createHttpApp(deps: HttpDependencies): Express {
   // ...and a foreign page's state-changing request is refused, not just left unanswered.
   app.use(refuseForeignOrigins(origins));
 
-  const { identifyApiKey, requireApiKey, requireApiKeyOrUser } = createApiKeyAuth(config.apiKeys);
-  const rateLimit = createHttpRateLimit(deps.httpRateLimiter, metrics);
-  const jsonBody = express.json({
-    limit: config.maxBodyBytes,
-    verify: (_req, res, buffer) => {
-      contextOf(res as express.Response).rawBody = buffer;
-    },
-  });
-  const signatureCheck = createSignatureCheck({ required: config.requireSignedRequests, nonces: deps.nonces });
-
-  // The delivery endpoints carry the traffic: they come first and take their guards as
-  // route middleware, so a push walks no other router and matches no path twice (with the
-  // ETag gone: 0.54 -> 0.66 of the bare reference's pushes/s in bench/). Server to server:
-  // the API key itself, never a user token.
-  app.use(createDeliveryRoutes(deps, [identifyApiKey, rateLimit, requireApiKey, jsonBody, signatureCheck]));
-
-  app.use(createOpsRoutes(deps));
-  app.use(createSocketStatusRoutes(deps));
-  app.use(createDocsRoutes(buildOpenApiDocument(deps.info)));
-
-  // Everything below is the rest of the protected API under /notify and /api.
-  const protectedPaths = ['/notify', '/api'];
-  app.use(protectedPaths, identifyApiKey, rateLimit, createBearerIdentity(deps.verifier), requireApiKeyOrUser);
-  app.use(protectedPaths, jsonBody, signatureCheck);
-  // Server-to-server endpoints need the API key itself; a user token is not enough.
-  app.use(['/notify', '/api/push', '/api/broadcast', '/api/room', '/api/status', '/api/connections', '/api/dev'], requireApiKey);
-  app.use(/^\/api\/users\/[^/]+\/presence$/, requireApiKey);
-  app.use(createStatusRoutes(deps));
-  app.use(createPresenceRoutes(deps));
-  app.use(createChatRoutes(deps));
-  if (deps.devTokenSigner) app.use(createDevRoutes({ signer: deps.devTokenSigner }));
+  // Every API route, each behind the guards its declared access implies (route-table.ts).
+  const routes = mountableRoutes(routeTable, deps);
+  app.use(createApiRouter(routes, deps));
+  app.use(createDocsRoutes(buildOpenApiDocument(deps.info, routes.map(({ route }) => route))));
 
   app.use(express.static(path.resolve(deps.publicDir), { index: 'index.html' }));
   app.use(notFound);

@@ -1,204 +1,126 @@
 import { z } from 'zod';
-import {
-  broadcastBodySchema,
-  deliveryResponseSchema,
-  createChatSessionPayloadSchema,
-  devTokenBodySchema,
-  errorResponseSchema,
-  sendMessagePayloadSchema,
-  healthResponseSchema,
-  notifyBodySchema,
-  notifyResponseSchema,
-  pushBodySchema,
-  pushResponseSchema,
-  roomBodySchema,
-  statusResponseSchema,
-} from '../contracts/schemas.js';
+import { errorResponseSchema } from '../contracts/schemas.js';
+import { SIGNED_ACCESS, type Access, type RouteDefinition } from './route-definition.js';
 
-type Schema = z.ZodType;
-
-const ref = (schema: Schema) => {
-  const id = z.globalRegistry.get(schema)?.id;
-  if (id === undefined) throw new Error('OpenAPI schemas need a meta id');
-  return { $ref: `#/components/schemas/${id}` };
+/** Who may call, as OpenAPI security requirements (alternatives: any one of them suffices). */
+const SECURITY: Record<Access, Array<Record<string, []>> | undefined> = {
+  public: undefined,
+  apiKey: [{ apiKey: [] }],
+  dev: [{ apiKey: [] }],
+  apiKeyOrUser: [{ apiKey: [] }, { bearer: [] }],
+  user: [{ bearer: [] }],
 };
 
-const json = (schema: Schema, description: string) => ({
-  description,
-  content: { 'application/json': { schema: ref(schema) } },
-});
+const TO_JSON_SCHEMA = { io: 'input', unrepresentable: 'any' } as const;
 
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [String(status), json(errorResponseSchema, 'Error (see `code`)')]));
+type JsonSchema = Record<string, unknown>;
 
-const protectedErrors = errors(400, 401, 413, 429, 500);
+/** Removes the keys zod adds for a standalone document; inside OpenAPI they only confuse. */
+function bare(schema: JsonSchema): JsonSchema {
+  const { $schema: _schema, $id: _id, ...rest } = schema;
+  return rest;
+}
 
-const sessionIdParameter = { name: 'sessionId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
-
-const post = (summary: string, body: Schema, ok: Schema, description?: string) => ({
-  post: {
-    summary,
-    description,
-    security: [{ apiKey: [] }],
-    requestBody: { required: true, content: { 'application/json': { schema: ref(body) } } },
-    responses: { '200': json(ok, 'Delivered'), ...protectedErrors },
-  },
-});
+function idOf(schema: z.ZodType, where: string): string {
+  const id = z.globalRegistry.get(schema)?.id;
+  if (id === undefined) throw new Error(`${where}: body and response schemas need a meta id (they become components)`);
+  return id;
+}
 
 /**
- * The OpenAPI 3.1 document, generated from the same zod schemas that validate
- * requests, so the docs cannot drift from what the server accepts.
+ * The OpenAPI 3.1 document of exactly the routes given (those mounted in this
+ * configuration), generated from their declarations: paths, methods, who may call
+ * (`security`), parameters, bodies and answers come from the same objects the router and
+ * the validation use. zod 4's own `toJSONSchema` writes the schemas (JSON Schema 2020-12,
+ * which OpenAPI 3.1 uses as is), so no second schema library is involved.
  */
-export function buildOpenApiDocument(info: { name: string; version: string }) {
-  const schemas = [
-    notifyBodySchema,
-    notifyResponseSchema,
-    pushBodySchema,
-    pushResponseSchema,
-    broadcastBodySchema,
-    roomBodySchema,
-    deliveryResponseSchema,
-    healthResponseSchema,
-    statusResponseSchema,
-    errorResponseSchema,
-    devTokenBodySchema,
-    createChatSessionPayloadSchema,
-    sendMessagePayloadSchema,
-  ];
-  const components: Record<string, unknown> = {};
-  for (const schema of schemas) {
-    const id = z.globalRegistry.get(schema)?.id as string;
-    const { $schema: _ignored, ...jsonSchema } = z.toJSONSchema(schema, {
-      io: 'input',
-      unrepresentable: 'any',
-      reused: 'inline',
-      override: (ctx) => {
-        // Keep nested schemas inline: every component stands on its own.
-        delete (ctx.jsonSchema as { id?: unknown }).id;
-      },
-    }) as Record<string, unknown>;
-    const defs = jsonSchema.$defs as Record<string, unknown> | undefined;
-    components[id] = defs?.[id] ?? jsonSchema;
+export function buildOpenApiDocument(info: { name: string; version: string }, routes: readonly RouteDefinition[]) {
+  const components = z.registry<{ id: string }>();
+  const ref = (schema: z.ZodType, where: string) => {
+    const id = idOf(schema, where);
+    if (!components.has(schema)) components.add(schema, { id });
+    return { $ref: `#/components/schemas/${id}` };
+  };
+  const errorBody = { description: 'Error (see `code`)', content: { 'application/json': { schema: ref(errorResponseSchema, 'errors') } } };
+
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const where = `${route.method.toUpperCase()} ${route.path}`;
+    const { body, params, query } = route.request;
+
+    const responses: Record<string, unknown> = {};
+    for (const [status, answer] of Object.entries(route.responses)) {
+      // A declared failure without a schema has the common error body.
+      const schema = answer.schema ?? (Number(status) >= 400 ? errorResponseSchema : undefined);
+      const content =
+        schema !== undefined
+          ? { 'application/json': { schema: ref(schema, where) } }
+          : answer.contentType !== undefined
+            ? { [answer.contentType]: { schema: { type: 'string' } } }
+            : undefined;
+      responses[status] = { description: answer.description, ...(content ? { content } : {}) };
+    }
+    // The failures every route of this kind can answer, from its guards and schemas.
+    const failures = new Set<number>();
+    if (body !== undefined || params !== undefined || query !== undefined) failures.add(400);
+    if (route.access !== 'public') [401, 429].forEach((status) => failures.add(status));
+    if (route.method !== 'get') failures.add(403);
+    if (body !== undefined) failures.add(413);
+    // A full nonce store answers signed requests 503 rather than forget nonces.
+    if (SIGNED_ACCESS.has(route.access)) failures.add(503);
+    for (const status of [...failures].sort((a, b) => a - b)) responses[String(status)] ??= errorBody;
+
+    const operation = {
+      summary: route.summary,
+      ...(route.description !== undefined ? { description: route.description } : {}),
+      ...(SECURITY[route.access] !== undefined ? { security: SECURITY[route.access] } : {}),
+      ...(params !== undefined || query !== undefined
+        ? { parameters: [...parametersOf(params, 'path'), ...parametersOf(query, 'query')] }
+        : {}),
+      ...(body !== undefined
+        ? { requestBody: { required: true, content: { 'application/json': { schema: ref(body, where) } } } }
+        : {}),
+      responses,
+    };
+    const path = route.path.replace(/:(\w+)/g, '{$1}');
+    (paths[path] ??= {})[route.method] = operation;
   }
 
+  const { schemas } = z.toJSONSchema(components, { ...TO_JSON_SCHEMA, uri: (id) => `#/components/schemas/${id}` });
   return {
     openapi: '3.1.0',
     info: {
       title: info.name,
       version: info.version,
       description:
-        'Real-time notification and chat server. Delivery endpoints take an `X-API-Key` header when API keys ' +
-        'are configured, and optionally a request signature (`X-Signature`, see the README).',
+        'Real-time notification and chat server. Server-to-server routes take an `X-API-Key` header when API keys ' +
+        'are configured, and optionally a request signature (`X-Signature`, see the README); chat routes also take ' +
+        "a user's `Authorization: Bearer <JWT>` and then act as that user. Paths match exactly: case-sensitive, " +
+        'no trailing slash.',
     },
     components: {
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "A user's token: scopes chat routes to that user" },
       },
-      schemas: components,
+      schemas: Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, bare(schema as JsonSchema)])),
     },
-    paths: {
-      '/notify': post(
-        'Broadcast a notification to every connected socket (seed 000)',
-        notifyBodySchema,
-        notifyResponseSchema,
-        'Failures answer `{ error: "Failed to send notification", message, code, requestId }`.',
-      ),
-      '/api/push': post('Push an event to one user or up to 1000 users', pushBodySchema, pushResponseSchema),
-      '/api/broadcast': post('Broadcast an event to every connected socket', broadcastBodySchema, deliveryResponseSchema),
-      '/api/room': post('Emit an event to every socket in a room', roomBodySchema, deliveryResponseSchema),
-      '/api/status': {
-        get: {
-          summary: 'Server status',
-          security: [{ apiKey: [] }],
-          responses: { '200': json(statusResponseSchema, 'Status'), ...errors(401, 429) },
-        },
-      },
-      '/api/users/{userId}/presence': {
-        get: {
-          summary: 'Whether a user has sockets connected (`?tenantId=` for tenant users)',
-          security: [{ apiKey: [] }],
-          parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: '`{ userId, online, connections }`' }, ...errors(400, 401) },
-        },
-      },
-      '/api/connections': {
-        get: {
-          summary: 'Connected sockets with user, tenant, machine id and rooms (`?userId=&tenantId=&limit=`)',
-          security: [{ apiKey: [] }],
-          responses: { '200': { description: '`{ success, count, connections[] }`' }, ...errors(400, 401) },
-        },
-      },
-      '/api/dev/token': {
-        post: {
-          summary: 'Development only: a signed user token (`{ userId, tenantId?, rooms?, expiresInSeconds? }` → `{ token, expiresAt }`); 404 in production',
-          security: [{ apiKey: [] }],
-          requestBody: { required: true, content: { 'application/json': { schema: ref(devTokenBodySchema) } } },
-          responses: { '200': { description: '`{ token, expiresAt }`' }, ...errors(400, 401, 404) },
-        },
-      },
-      '/api/sessions': {
-        post: {
-          summary: 'Create a chat session (`tenantId` optional with an API key); 201 `{ success, sessionId, session }`',
-          security: [{ apiKey: [] }, { bearer: [] }],
-          requestBody: { required: true, content: { 'application/json': { schema: ref(createChatSessionPayloadSchema) } } },
-          responses: { '201': { description: 'Created' }, ...errors(400, 401, 403, 503) },
-        },
-      },
-      '/api/sessions/{sessionId}': {
-        get: {
-          summary: 'The session (seed 001 structure) with a page of messages: `?after=<seq>&limit=` (default 100, max 500), `nextAfter` when more remain',
-          security: [{ apiKey: [] }, { bearer: [] }],
-          parameters: [sessionIdParameter],
-          responses: { '200': { description: 'Session' }, ...errors(400, 401, 404) },
-        },
-        delete: {
-          summary: 'Delete the session and its messages',
-          security: [{ apiKey: [] }, { bearer: [] }],
-          parameters: [sessionIdParameter],
-          responses: { '200': { description: '`{ success, sessionId }`' }, ...errors(400, 401, 404) },
-        },
-      },
-      '/api/sessions/{sessionId}/messages': {
-        get: {
-          summary: 'A page of messages: `?after=<seq>&limit=`',
-          security: [{ apiKey: [] }, { bearer: [] }],
-          parameters: [sessionIdParameter],
-          responses: { '200': { description: '`{ success, sessionId, messages, nextAfter? }`' }, ...errors(400, 401, 404) },
-        },
-        post: {
-          summary:
-            'Send a message (`{ senderUserId (API key only), message, machineId?, clientMessageId? }`); 201 once on disk, 200 for a retried clientMessageId',
-          security: [{ apiKey: [] }, { bearer: [] }],
-          parameters: [sessionIdParameter],
-          requestBody: { required: true, content: { 'application/json': { schema: ref(sendMessagePayloadSchema) } } },
-          responses: { '201': { description: 'Stored' }, '200': { description: 'Duplicate of a stored message' }, ...errors(400, 401, 403, 404, 413, 503) },
-        },
-      },
-      '/api/users/{userId}/sessions': {
-        get: {
-          summary: "The user's sessions with lastMessage, messageCount, unreadCount",
-          security: [{ apiKey: [] }, { bearer: [] }],
-          parameters: [{ name: 'userId', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': { description: '`{ success, userId, count, sessions }`' }, ...errors(400, 401) },
-        },
-      },
-      '/socket/status': { get: { summary: 'Socket.IO status (seed 004)', responses: { '200': { description: '`{ ok, socketio, events, rooms, message }`' } } } },
-      '/socket/connections': {
-        get: {
-          summary: "The caller's own connection state (seed 004); `Authorization: Bearer <user JWT>`",
-          responses: { '200': { description: '`{ ok, you: { userId, connected }, server }`' }, ...errors(401) },
-        },
-      },
-      '/health': {
-        get: {
-          summary: 'Liveness',
-          responses: { '200': json(healthResponseSchema, 'Healthy'), '503': json(healthResponseSchema, 'Draining') },
-        },
-      },
-      '/ready': { get: { summary: 'Readiness (store writable, not draining)', responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } } },
-      '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format' } } } },
-      '/api/version': { get: { summary: 'Name and version', responses: { '200': { description: '`{ name, version }`' } } } },
-    },
+    paths,
   };
+}
+
+function parametersOf(schema: z.ZodObject | undefined, location: 'path' | 'query') {
+  if (schema === undefined) return [];
+  const json = z.toJSONSchema(schema, TO_JSON_SCHEMA) as { properties?: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => {
+    const { description, ...rest } = property;
+    return {
+      name,
+      in: location,
+      // Path parameters are always required in OpenAPI; the `in: query` ones as their schema says.
+      required: location === 'path' || (json.required ?? []).includes(name),
+      ...(typeof description === 'string' ? { description } : {}),
+      schema: rest,
+    };
+  });
 }

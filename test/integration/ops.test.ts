@@ -43,7 +43,7 @@ describe('operational endpoints', () => {
 
   it('GET /api/version answers name and version from package.json', async () => {
     const res = await request(t.url).get('/api/version').expect(200);
-    expect(res.body).toEqual({ name: 'realtime-notify-server', version: expect.stringMatching(/^\d+\.\d+\.\d+/), environment: 'test' });
+    expect(res.body).toEqual({ name: 'realtime-notify-server', version: expect.stringMatching(/^\d+\.\d+\.\d+/), environment: 'test', apiKeyRequired: false });
   });
 
   it('GET /metrics serves Prometheus text with the seed 002 metrics', async () => {

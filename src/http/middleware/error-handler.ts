@@ -1,30 +1,42 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
-import type { HttpErrorBody } from '../../contracts/error-codes.js';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import type { ErrorCode, HttpErrorBody } from '../../contracts/error-codes.js';
 import { AppError, toAppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { contextOf, requestIdOf } from '../request-context.js';
 
-/** Errors body-parser raises, by its `type`, mapped to catalog codes. */
-const BODY_PARSER_ERRORS: Record<string, () => AppError> = {
-  'entity.too.large': () => new AppError('PAYLOAD_TOO_LARGE', 'Request body is larger than MAX_BODY_BYTES'),
-  'entity.parse.failed': () => new AppError('INVALID_REQUEST', 'Request body is not valid JSON'),
-  'encoding.unsupported': () => new AppError('INVALID_REQUEST', 'Unsupported content encoding'),
-  'charset.unsupported': () => new AppError('INVALID_REQUEST', 'Unsupported charset'),
-  'request.aborted': () => new AppError('INVALID_REQUEST', 'Request aborted'),
+/** Client errors Express's own modules raise (http-errors style), by status. */
+const CLIENT_ERROR_CODES: Record<number, ErrorCode> = {
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  429: 'RATE_LIMITED',
 };
 
 function classify(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  const type = (err as { type?: unknown } | null)?.type;
-  if (typeof type === 'string' && type in BODY_PARSER_ERRORS) return BODY_PARSER_ERRORS[type]!();
+  // The router decodes path parameters; `%FF` or an overlong `%C0%AE` cannot be decoded.
+  if (err instanceof URIError) return new AppError('INVALID_REQUEST', 'A path parameter is not valid percent-encoding (UTF-8)');
+  // http-errors marks client errors `expose`; anything else stays an internal error.
+  const { status, expose } = (err ?? {}) as { status?: unknown; expose?: unknown };
+  if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError(CLIENT_ERROR_CODES[status] ?? 'INVALID_REQUEST', (err as Error).message);
+  }
   return toAppError(err);
+}
+
+/** Whether body bytes the request announced have not all been received yet. */
+function bodyStillArriving(req: Request): boolean {
+  if (req.complete) return false;
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
 /**
  * The one place errors become HTTP responses: `{ success: false, error, code, requestId }`
  * plus `message` and `retryAfter` where they apply. Routes with a seed-defined failure
  * title (POST /notify) answer `error: <title>` and the detail in `message`. Unknown
- * errors are logged with the request id and answered without their message.
+ * errors are logged with the request id and answered without their message. A request
+ * refused before its body arrived is answered with `Connection: close`.
  */
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
@@ -42,8 +54,22 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
       requestId,
     };
     if (failureTitle !== undefined) body.message = appError.message;
-    if (appError.retryAfter !== undefined) body.retryAfter = appError.retryAfter;
-    res.status(appError.status).json(body);
+    if (appError.retryAfter !== undefined) {
+      body.retryAfter = appError.retryAfter;
+      res.setHeader('Retry-After', String(appError.retryAfter));
+    }
+    const answer = () => res.status(appError.status).json(body);
+    if (!bodyStillArriving(req)) return answer();
+    // Node parses the rest of what it has already received only after this turn (guards
+    // run between its parser callbacks), so look again on the next one. A body still
+    // missing then is one nothing will read: answer with Connection: close, and Node closes
+    // the connection once the answer is written, instead of draining a slow or endless
+    // body to keep the connection alive.
+    setImmediate(() => {
+      if (res.headersSent) return;
+      if (bodyStillArriving(req)) res.setHeader('Connection', 'close');
+      answer();
+    });
   };
 }
 

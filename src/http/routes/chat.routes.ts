@@ -1,16 +1,22 @@
 import type { Response } from 'express';
-import { Router } from 'express';
+import { z } from 'zod';
 import {
+  chatMessageSentResponseSchema,
+  chatMessagesResponseSchema,
+  chatSessionCreatedResponseSchema,
+  chatSessionDeletedResponseSchema,
+  chatSessionListResponseSchema,
+  chatSessionResponseSchema,
   createChatSessionPayloadSchema,
   messagePageQuerySchema,
   sendMessagePayloadSchema,
   sessionIdSchema,
+  sessionListQuerySchema,
   tenantIdSchema,
   userIdSchema,
 } from '../../contracts/schemas.js';
-import type { ChatActor, ChatService } from '../../domain/chat-service.js';
-import { parseOrThrow } from '../../validation.js';
-import { withBody } from '../middleware/validate.js';
+import type { ChatActor } from '../../domain/chat-service.js';
+import { defineRoute } from '../route-definition.js';
 import { contextOf } from '../request-context.js';
 
 /** A request with a user's Bearer token acts as that user in every mode; otherwise as a server. */
@@ -19,58 +25,117 @@ function actorOf(res: Response): ChatActor {
   return identity ? { kind: 'user', userId: identity.userId, tenantId: identity.tenantId } : { kind: 'server' };
 }
 
-const createBodySchema = createChatSessionPayloadSchema.extend({ tenantId: tenantIdSchema.optional() });
-const sendBodySchema = sendMessagePayloadSchema.omit({ sessionId: true });
+const createBodySchema = createChatSessionPayloadSchema
+  .extend({ tenantId: tenantIdSchema.optional() })
+  .meta({ id: 'CreateChatSessionBody', description: '`senderUserId` and `tenantId` with an API key; with a token, the token says who' });
+const sendBodySchema = sendMessagePayloadSchema
+  .omit({ sessionId: true })
+  .meta({ id: 'SendChatMessageBody', description: '`senderUserId` with an API key only; with a token, the token says who' });
+// Session ids are validated as UUIDs before anything touches storage.
+const sessionParams = z.object({ sessionId: sessionIdSchema });
+const userParams = z.object({ userId: userIdSchema });
 
-/**
- * Seed 001's sessions API plus create, send, page and delete. Session ids are validated
- * as UUIDs before anything touches storage; a session the caller may not see is 404.
- */
-export function createChatRoutes(deps: { chat: ChatService }): Router {
-  const { chat } = deps;
-  const router = Router();
-  const sessionIdOf = (raw: unknown) => parseOrThrow(sessionIdSchema, raw, 'sessionId');
+const notVisible = { description: 'No such session, or not one of the caller\'s (never 403: existence is not revealed)' };
+const storageDown = { description: 'Storage unavailable' };
 
-  router.get('/api/sessions/:sessionId', async (req, res) => {
-    const sessionId = sessionIdOf(req.params.sessionId);
-    const page = parseOrThrow(messagePageQuerySchema, req.query, 'Query');
-    res.json(await chat.getSession(actorOf(res), sessionId, page));
-  });
+/** Chat sessions over REST: create, send, page, list and delete. A session the caller may not see is 404. */
+export const chatRoutes = [
+  defineRoute({
+    method: 'get',
+    path: '/api/sessions/:sessionId',
+    access: 'apiKeyOrUser',
+    summary: 'The session with a page of messages: `?after=<seq>&limit=` (default 100, max 500), `nextAfter` when more remain',
+    params: sessionParams,
+    query: messagePageQuerySchema,
+    responses: { 200: { description: 'Session', schema: chatSessionResponseSchema }, 404: notVisible },
+    handler:
+      ({ chat }) =>
+      async ({ params, query }, _req, res) => {
+        res.json(await chat.getSession(actorOf(res), params.sessionId, query));
+      },
+  }),
 
-  router.get('/api/sessions/:sessionId/messages', async (req, res) => {
-    const sessionId = sessionIdOf(req.params.sessionId);
-    const page = parseOrThrow(messagePageQuerySchema, req.query, 'Query');
-    res.json({ success: true, sessionId, ...(await chat.readMessages(actorOf(res), sessionId, page)) });
-  });
+  defineRoute({
+    method: 'get',
+    path: '/api/sessions/:sessionId/messages',
+    access: 'apiKeyOrUser',
+    summary: 'A page of messages: `?after=<seq>&limit=`',
+    params: sessionParams,
+    query: messagePageQuerySchema,
+    responses: { 200: { description: 'Messages', schema: chatMessagesResponseSchema }, 404: notVisible },
+    handler:
+      ({ chat }) =>
+      async ({ params: { sessionId }, query }, _req, res) => {
+        res.json({ success: true, sessionId, ...(await chat.readMessages(actorOf(res), sessionId, query)) });
+      },
+  }),
 
-  router.get('/api/users/:userId/sessions', async (req, res) => {
-    const userId = parseOrThrow(userIdSchema, req.params.userId, 'userId');
-    const sessions = await chat.listSessions(actorOf(res), userId);
-    res.json({ success: true, userId, count: sessions.length, sessions });
-  });
+  defineRoute({
+    method: 'get',
+    path: '/api/users/:userId/sessions',
+    access: 'apiKeyOrUser',
+    summary: "A page of the user's sessions with lastMessage, messageCount, unreadCount: `?limit=&cursor=<nextCursor>`",
+    description: "With a user's token, only that user's own list; anyone else's answers as empty.",
+    params: userParams,
+    query: sessionListQuerySchema,
+    responses: { 200: { description: 'Sessions (`count` is this page\'s length)', schema: chatSessionListResponseSchema } },
+    handler:
+      ({ chat }) =>
+      async ({ params: { userId }, query }, _req, res) => {
+        const { sessions, nextCursor } = await chat.listSessions(actorOf(res), userId, query);
+        // `count` is the length of this page; `nextCursor` is present when more follow.
+        res.json({ success: true, userId, count: sessions.length, sessions, ...(nextCursor !== undefined ? { nextCursor } : {}) });
+      },
+  }),
 
-  router.post(
-    '/api/sessions',
-    withBody(createBodySchema, async (body, _req, res) => {
-      const session = await chat.createSession(actorOf(res), body);
-      res.status(201).json({ success: true, sessionId: session.sessionId, session });
-    }),
-  );
+  defineRoute({
+    method: 'post',
+    path: '/api/sessions',
+    access: 'apiKeyOrUser',
+    summary: 'Create a chat session',
+    body: createBodySchema,
+    responses: { 201: { description: 'Created', schema: chatSessionCreatedResponseSchema }, 503: storageDown },
+    handler:
+      ({ chat }) =>
+      async ({ body }, _req, res) => {
+        const session = await chat.createSession(actorOf(res), body);
+        res.status(201).json({ success: true, sessionId: session.sessionId, session });
+      },
+  }),
 
-  router.post(
-    '/api/sessions/:sessionId/messages',
-    withBody(sendBodySchema, async (body, req, res) => {
-      const sessionId = sessionIdOf(req.params.sessionId);
-      const { message, ...sent } = await chat.sendMessage(actorOf(res), { ...body, sessionId });
-      res.status(sent.duplicate ? 200 : 201).json({ success: true, ...sent, message });
-    }),
-  );
+  defineRoute({
+    method: 'post',
+    path: '/api/sessions/:sessionId/messages',
+    access: 'apiKeyOrUser',
+    summary: 'Send a message: 201 once on disk, 200 for a retried clientMessageId',
+    params: sessionParams,
+    body: sendBodySchema,
+    responses: {
+      201: { description: 'Stored', schema: chatMessageSentResponseSchema },
+      200: { description: 'Duplicate of a stored message (same clientMessageId)', schema: chatMessageSentResponseSchema },
+      404: notVisible,
+      503: storageDown,
+    },
+    handler:
+      ({ chat }) =>
+      async ({ params: { sessionId }, body }, _req, res) => {
+        const { message, ...sent } = await chat.sendMessage(actorOf(res), { ...body, sessionId });
+        res.status(sent.duplicate ? 200 : 201).json({ success: true, ...sent, message });
+      },
+  }),
 
-  router.delete('/api/sessions/:sessionId', async (req, res) => {
-    const sessionId = sessionIdOf(req.params.sessionId);
-    await chat.deleteSession(actorOf(res), sessionId);
-    res.json({ success: true, sessionId });
-  });
-
-  return router;
-}
+  defineRoute({
+    method: 'delete',
+    path: '/api/sessions/:sessionId',
+    access: 'apiKeyOrUser',
+    summary: 'Delete the session and its messages',
+    params: sessionParams,
+    responses: { 200: { description: 'Deleted', schema: chatSessionDeletedResponseSchema }, 404: notVisible, 503: storageDown },
+    handler:
+      ({ chat }) =>
+      async ({ params: { sessionId } }, _req, res) => {
+        await chat.deleteSession(actorOf(res), sessionId);
+        res.json({ success: true, sessionId });
+      },
+  }),
+];

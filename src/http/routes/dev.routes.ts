@@ -1,19 +1,19 @@
-import { Router } from 'express';
-import type { TokenSigner } from '../../auth/token-signer.js';
-import { devTokenBodySchema } from '../../contracts/schemas.js';
-import { withBody } from '../middleware/validate.js';
+import { devTokenBodySchema, devTokenResponseSchema } from '../../contracts/schemas.js';
+import { defineRoute } from '../route-definition.js';
 
-/**
- * POST /api/dev/token: a signed user token for trying the server from the test page.
- * Mounted only outside production, where it answers 404 like any unknown route.
- */
-export function createDevRoutes(deps: { signer: TokenSigner }): Router {
-  const router = Router();
-  router.post(
-    '/api/dev/token',
-    withBody(devTokenBodySchema, (body, _req, res) => {
-      res.json(deps.signer.sign(body, body.expiresInSeconds));
-    }),
-  );
-  return router;
-}
+/** Development conveniences: absent in production, where they answer 404 like any unknown route. */
+export const devRoutes = [
+  defineRoute({
+    method: 'post',
+    path: '/api/dev/token',
+    access: 'dev',
+    summary: 'Development only: a signed user token for trying the server from the test page',
+    body: devTokenBodySchema,
+    responses: { 200: { description: 'A token the socket gateway accepts', schema: devTokenResponseSchema } },
+    handler: ({ devTokenSigner: signer }) =>
+      signer &&
+      (({ body }, _req, res) => {
+        res.json(signer.sign(body, body.expiresInSeconds));
+      }),
+  }),
+];

@@ -20,7 +20,7 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '
 
 /** GET /openapi.json and the Swagger UI at /docs, served from the installed package (no CDN). */
 export function createDocsRoutes(openApiDocument: object): Router {
-  const router = Router();
+  const router = Router({ strict: true, caseSensitive: true });
   const documentJson = JSON.stringify(openApiDocument);
   router.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(documentJson);

@@ -1,70 +1,104 @@
-import { Router } from 'express';
-import type { StatusResponse } from '../../contracts/schemas.js';
-import type { Lifecycle } from '../../domain/lifecycle.js';
-import type { RealtimeGateway } from '../../domain/realtime-gateway.js';
-import type { Metrics } from '../../observability/metrics.js';
+import {
+  healthResponseSchema,
+  readyResponseSchema,
+  statusResponseSchema,
+  versionResponseSchema,
+  type StatusResponse,
+} from '../../contracts/schemas.js';
+import { defineRoute } from '../route-definition.js';
 
-export interface AppInfo {
-  name: string;
-  version: string;
-  environment: string;
-}
+/** Operational endpoints: open probes and metrics, and the key-only server status. */
+export const opsRoutes = [
+  defineRoute({
+    method: 'get',
+    path: '/health',
+    access: 'public',
+    summary: 'Liveness',
+    responses: {
+      200: { description: 'Healthy', schema: healthResponseSchema },
+      503: { description: 'Shutting down', schema: healthResponseSchema },
+    },
+    handler:
+      ({ lifecycle, gateway }) =>
+      async (_input, _req, res) => {
+        const timestamp = new Date().toISOString();
+        if (lifecycle.draining) {
+          res.status(503).json({ status: 'shutting_down', timestamp });
+          return;
+        }
+        const { connections } = await gateway.stats();
+        res.json({ status: 'healthy', connections, uptime: lifecycle.uptimeSeconds(), timestamp });
+      },
+  }),
 
-/** Open operational endpoints: /health, /ready, /metrics, /api/version. */
-export function createOpsRoutes(deps: {
-  lifecycle: Lifecycle;
-  gateway: RealtimeGateway;
-  metrics: Metrics;
-  info: AppInfo;
-}): Router {
-  const { lifecycle, gateway, metrics, info } = deps;
-  const router = Router();
+  defineRoute({
+    method: 'get',
+    path: '/ready',
+    access: 'public',
+    summary: 'Readiness (store writable, not draining)',
+    responses: {
+      200: { description: 'Ready', schema: readyResponseSchema },
+      503: { description: 'Not ready', schema: readyResponseSchema },
+    },
+    handler:
+      ({ lifecycle }) =>
+      async (_input, _req, res) => {
+        const { ready, checks } = await lifecycle.readiness();
+        res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks, timestamp: new Date().toISOString() });
+      },
+  }),
 
-  router.get('/health', async (_req, res) => {
-    const timestamp = new Date().toISOString();
-    if (lifecycle.draining) {
-      res.status(503).json({ status: 'shutting_down', timestamp });
-      return;
-    }
-    const { connections } = await gateway.stats();
-    res.json({ status: 'healthy', connections, uptime: lifecycle.uptimeSeconds(), timestamp });
-  });
+  defineRoute({
+    method: 'get',
+    path: '/metrics',
+    access: 'public',
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
+    handler:
+      ({ metrics }) =>
+      async (_input, _req, res) => {
+        res.setHeader('Content-Type', metrics.registry.contentType);
+        res.send(await metrics.registry.metrics());
+      },
+  }),
 
-  router.get('/ready', async (_req, res) => {
-    const { ready, checks } = await lifecycle.readiness();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks, timestamp: new Date().toISOString() });
-  });
+  defineRoute({
+    method: 'get',
+    path: '/api/version',
+    access: 'public',
+    summary: 'Name, version and environment',
+    responses: { 200: { description: 'Version', schema: versionResponseSchema } },
+    handler:
+      ({ info, config }) =>
+      (_input, _req, res) => {
+        // Open, so that a client (the test page) knows before calling whether it needs a key.
+        res.json({ name: info.name, version: info.version, environment: info.environment, apiKeyRequired: !config.openDelivery });
+      },
+  }),
 
-  router.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
-  });
-
-  router.get('/api/version', (_req, res) => {
-    res.json({ name: info.name, version: info.version, environment: info.environment });
-  });
-
-  return router;
-}
-
-/** GET /api/status (seeds 001 and 002 merged); behind the API key like the rest of /api. */
-export function createStatusRoutes(deps: { lifecycle: Lifecycle; gateway: RealtimeGateway }): Router {
-  const router = Router();
-  router.get('/api/status', async (_req, res) => {
-    const stats = await deps.gateway.stats();
-    const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
-    const body: StatusResponse = {
-      success: true,
-      status: 'ok',
-      connections: stats.connections,
-      activeConnections: stats.connections,
-      activeUsers: stats.users,
-      rooms: stats.rooms,
-      uptime: deps.lifecycle.uptimeSeconds(),
-      memory: { rss, heapTotal, heapUsed, external },
-      timestamp: new Date().toISOString(),
-    };
-    res.json(body);
-  });
-  return router;
-}
+  defineRoute({
+    method: 'get',
+    path: '/api/status',
+    access: 'apiKey',
+    summary: 'Server status: connections, users, rooms, uptime, memory',
+    responses: { 200: { description: 'Status', schema: statusResponseSchema } },
+    handler:
+      ({ gateway, lifecycle }) =>
+      async (_input, _req, res) => {
+        const stats = await gateway.stats();
+        const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
+        const body: StatusResponse = {
+          success: true,
+          status: 'ok',
+          connections: stats.connections,
+          activeConnections: stats.connections,
+          activeUsers: stats.users,
+          rooms: stats.rooms,
+          uptime: lifecycle.uptimeSeconds(),
+          memory: { rss, heapTotal, heapUsed, external },
+          timestamp: new Date().toISOString(),
+        };
+        res.json(body);
+      },
+  }),
+];

@@ -1,0 +1,72 @@
+import { Router, type RequestHandler } from 'express';
+import type { HttpDependencies } from './dependencies.js';
+import { createApiKeyAuth } from './middleware/api-key.js';
+import { createBearerIdentity, requireBearer } from './middleware/bearer.js';
+import { createJsonBodyReader } from './middleware/json-body.js';
+import { createHttpRateLimit } from './middleware/rate-limit.js';
+import { createSignatureCheck } from './middleware/signature.js';
+import { contextOf } from './request-context.js';
+import { SIGNED_ACCESS, type Access, type RouteDefinition } from './route-definition.js';
+
+/** A route that exists in this configuration, with its final handler. */
+export interface MountedRoute {
+  route: RouteDefinition;
+  handler: RequestHandler;
+}
+
+/** The routes of `table` that exist with these dependencies (the dev routes only outside production). */
+export function mountableRoutes(table: readonly RouteDefinition[], deps: HttpDependencies): MountedRoute[] {
+  return table.flatMap((route) => {
+    const handler = route.createHandler(deps);
+    return handler === undefined ? [] : [{ route, handler }];
+  });
+}
+
+/**
+ * One strict, case-sensitive router with every route of the table, each behind exactly the
+ * guards its `access` implies, in this order: identify the API key (so the rate limit can
+ * count by key), rate limit, Bearer identity, the access check, then the JSON body (only
+ * for routes that take one), the signature (which covers the body) and, in the handler,
+ * validation. A variant of a path (`/api/status/`, `/API/status`, `//api/status`) matches
+ * no route and is 404: nothing decides access by path anywhere else.
+ *
+ * Routes are mounted in table order, so the delivery routes, which carry the traffic, are
+ * matched first (bench/RESULTS.md).
+ */
+export function createApiRouter(routes: readonly MountedRoute[], deps: HttpDependencies): Router {
+  const { config, metrics } = deps;
+  const { identifyApiKey, requireApiKey, requireApiKeyOrUser } = createApiKeyAuth(config.apiKeys);
+  const rateLimit = createHttpRateLimit(deps.httpRateLimiter, metrics);
+  const bearerIdentity = createBearerIdentity(deps.verifier);
+  const jsonBody = createJsonBodyReader({ maxBytes: config.maxBodyBytes, maxDepth: config.maxPayloadDepth });
+  const signatureCheck = createSignatureCheck({ required: config.requireSignedRequests, nonces: deps.nonces });
+
+  const guards: Record<Access, RequestHandler[]> = {
+    public: [],
+    apiKey: [identifyApiKey, rateLimit, requireApiKey],
+    dev: [identifyApiKey, rateLimit, requireApiKey],
+    apiKeyOrUser: [identifyApiKey, rateLimit, bearerIdentity, requireApiKeyOrUser],
+    // Users hold no API key: they are counted by IP.
+    user: [rateLimit, bearerIdentity, requireBearer],
+  };
+
+  const router = Router({ strict: true, caseSensitive: true });
+  for (const { route, handler } of routes) {
+    const chain: RequestHandler[] = [
+      ...(route.failureTitle === undefined ? [] : [withFailureTitle(route.failureTitle)]),
+      ...guards[route.access],
+      ...(route.request.body === undefined ? [] : [jsonBody]),
+      ...(SIGNED_ACCESS.has(route.access) ? [signatureCheck] : []),
+      handler,
+    ];
+    router[route.method](route.path, ...chain);
+  }
+  return router;
+}
+
+function withFailureTitle(title: string): RequestHandler {
+  return (_req, res, next) => {
+    contextOf(res).failureTitle = title;
+    next();
+  };
+}
