@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { weakSecretReason } from './secret-strength.js';
 
 /**
  * Configuration, parsed once from the environment at the edge. Only this module reads
@@ -51,9 +52,18 @@ const envSchema = z.object({
   PUBLIC_URL: optionalText,
   CHAT_SESSIONS_DIR: z.string().trim().min(1).default('./chat_sessions'),
   CHAT_INDEX_MAX_MESSAGES: int(1_000_000, 1_000, 1_000_000_000),
+  CHAT_MAX_SESSIONS_PER_USER: int(1000, 1, 10_000_000),
+  CHAT_MESSAGES_PER_USER_PER_MINUTE: int(120, 1, 10_000_000),
+  CHAT_SESSIONS_PER_PEER_PER_HOUR: int(20, 1, 10_000_000),
+  CHAT_OFFLINE_MAX_MESSAGES: int(500, 1, 100_000),
   RATE_LIMIT_HTTP_PER_MINUTE: int(100, 1, 10_000_000),
   RATE_LIMIT_WS_MESSAGES_PER_MINUTE: int(1000, 1, 10_000_000),
   RATE_LIMIT_WS_CONNECTIONS_PER_MINUTE: int(100, 1, 10_000_000),
+  RATE_LIMIT_RELAY_BYTES_PER_MINUTE: int(16 * 1024 * 1024, 1024, 1_000_000_000_000),
+  MAX_CONNECTIONS: int(10_000, 1, 10_000_000),
+  MAX_CONNECTIONS_PER_ADDRESS: int(256, 1, 10_000_000),
+  SOCKET_CONNECT_TIMEOUT_MS: int(5_000, 100, 60_000),
+  MAX_RELAY_BYTES: int(64 * 1024, 256, 100 * 1024 * 1024),
   MAX_BODY_BYTES: int(100 * 1024, 1024, 50 * 1024 * 1024),
   MAX_HTTP_BUFFER_SIZE: int(1024 * 1024, 1024, 100 * 1024 * 1024),
   MAX_MESSAGE_BYTES: int(10 * 1024, 1, 1024 * 1024),
@@ -63,6 +73,9 @@ const envSchema = z.object({
   EVENT_WEBHOOK_SECRET: optionalText,
   EVENT_WEBHOOK_TIMEOUT_MS: int(5000, 100, 60_000),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(30_000, 100, 600_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(5_000, 100, 600_000),
   RECOVERY_MAX_PACKETS: int(10_000, 1, 10_000_000),
   TRUST_PROXY: optionalText,
 });
@@ -101,19 +114,44 @@ export interface Config {
   readonly chatSessionsDir: string;
   /** Messages of all sessions kept indexed in memory; idle sessions beyond it are read again on use. */
   readonly chatIndexMaxMessages: number;
+  /** What one user (token or registered socket) may make the server store; API-key callers are exempt. */
+  readonly chatQuotas: {
+    /** Sessions a user created and has not deleted; beyond it FORBIDDEN. */
+    readonly maxSessionsPerUser: number;
+    /** Messages per user per minute, across sockets and REST; beyond it RATE_LIMITED. */
+    readonly messagesPerMinute: number;
+    /** New sessions a user may open to one other user per hour; beyond it RATE_LIMITED. */
+    readonly sessionsPerPeerPerHour: number;
+  };
+  /** Undelivered messages pushed in all when a user connects; the rest are named in `chat:pending`. */
+  readonly chatOfflineMaxMessages: number;
   readonly rateLimits: {
     readonly httpPerMinute: number;
     readonly wsMessagesPerMinute: number;
     readonly wsConnectionsPerMinute: number;
+    /** Bytes a connection may have relayed per minute, counted once per recipient. */
+    readonly relayBytesPerMinute: number;
   };
   readonly maxBodyBytes: number;
   readonly maxHttpBufferSize: number;
   readonly maxMessageBytes: number;
   /** Deepest nesting of objects/arrays accepted in an HTTP body or socket payload. */
   readonly maxPayloadDepth: number;
+  /** Open Engine.IO connections, in all and per client address (the address as `req.ip` sees it). */
+  readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number;
+  /** How long a new connection may take to send Socket.IO's CONNECT and pass authentication. */
+  readonly socketConnectTimeoutMs: number;
+  /** Largest `message` / `client:message` payload relayed to other sockets. */
+  readonly maxRelayBytes: number;
   readonly allowAnonymous: boolean;
   readonly eventWebhook: { readonly url: string | undefined; readonly secret: string; readonly timeoutMs: number };
   readonly shutdownTimeoutMs: number;
+  /**
+   * Bounds on how long the HTTP server waits for a client: the request head, the whole
+   * request (head and body), and an idle keep-alive connection between requests.
+   */
+  readonly httpTimeouts: { readonly headersMs: number; readonly requestMs: number; readonly keepAliveMs: number };
   /** Room and broadcast emits kept for connection state recovery, at most (newest kept). */
   readonly recoveryMaxPackets: number;
   /** Express `trust proxy` setting: false, a hop count, or a list of addresses. */
@@ -128,6 +166,19 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
+
+/**
+ * Least estimated randomness of production secrets (see secret-strength.ts). A JWT secret
+ * can be attacked offline from any token a user holds, so it needs the most; keys and the
+ * webhook secret start at 16 characters and 48 bits still refuses the obviously weak.
+ */
+const SECRET_MIN_BITS = { jwt: 96, apiKey: 48, webhook: 48 } as const;
+const GENERATE = {
+  jwt: 'generate one with: openssl rand -base64 48',
+  apiKey: 'generate one with: openssl rand -hex 24',
+  webhook: 'generate one with: openssl rand -hex 32',
+} as const;
+const PRODUCTION_REFUSES = ', which NODE_ENV=production refuses; ';
 
 const truthy = (value: string | undefined, fallback: boolean) =>
   value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value);
@@ -157,7 +208,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (isProduction) {
     if (e.API_KEYS.length === 0) problems.push('API_KEYS: required when NODE_ENV=production');
     e.API_KEYS.forEach((key, index) => {
-      if (key.length < 16) problems.push(`API_KEYS: key #${index + 1} is shorter than 16 characters`);
+      const reason = key.length < 16 ? 'is shorter than 16 characters' : weakSecretReason(key, SECRET_MIN_BITS.apiKey);
+      if (reason) problems.push(`API_KEYS: key #${index + 1} ${reason}${PRODUCTION_REFUSES}${GENERATE.apiKey}`);
     });
     if (!e.JWT_SECRET && !e.JWT_PUBLIC_KEY) {
       problems.push('JWT_SECRET: required when NODE_ENV=production (at least 32 bytes)');
@@ -166,8 +218,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push('ALLOW_ANONYMOUS: anonymous sockets are a development convenience and are refused in production');
     }
   }
-  if (e.JWT_SECRET !== undefined && Buffer.byteLength(e.JWT_SECRET) < 32 && isProduction) {
-    problems.push('JWT_SECRET: must be at least 32 bytes when NODE_ENV=production');
+  if (e.JWT_SECRET !== undefined && isProduction) {
+    const reason = Buffer.byteLength(e.JWT_SECRET) < 32 ? 'is shorter than 32 bytes' : weakSecretReason(e.JWT_SECRET, SECRET_MIN_BITS.jwt);
+    if (reason) problems.push(`JWT_SECRET: ${reason}${PRODUCTION_REFUSES}${GENERATE.jwt}`);
+  }
+  if (e.EVENT_WEBHOOK_SECRET !== undefined && e.EVENT_WEBHOOK_SECRET.length >= 16 && isProduction) {
+    const reason = weakSecretReason(e.EVENT_WEBHOOK_SECRET, SECRET_MIN_BITS.webhook);
+    if (reason) problems.push(`EVENT_WEBHOOK_SECRET: ${reason}${PRODUCTION_REFUSES}${GENERATE.webhook}`);
+  }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the request timeout includes the headers)');
   }
   if (e.EVENT_WEBHOOK_URL !== undefined && (e.EVENT_WEBHOOK_SECRET === undefined || e.EVENT_WEBHOOK_SECRET.length < 16)) {
     problems.push('EVENT_WEBHOOK_SECRET: required (at least 16 characters) when EVENT_WEBHOOK_URL is set; it signs each call');
@@ -223,18 +283,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: e.PUBLIC_URL,
     chatSessionsDir: e.CHAT_SESSIONS_DIR,
     chatIndexMaxMessages: e.CHAT_INDEX_MAX_MESSAGES,
+    chatQuotas: {
+      maxSessionsPerUser: e.CHAT_MAX_SESSIONS_PER_USER,
+      messagesPerMinute: e.CHAT_MESSAGES_PER_USER_PER_MINUTE,
+      sessionsPerPeerPerHour: e.CHAT_SESSIONS_PER_PEER_PER_HOUR,
+    },
+    chatOfflineMaxMessages: e.CHAT_OFFLINE_MAX_MESSAGES,
     rateLimits: {
       httpPerMinute: e.RATE_LIMIT_HTTP_PER_MINUTE,
       wsMessagesPerMinute: e.RATE_LIMIT_WS_MESSAGES_PER_MINUTE,
       wsConnectionsPerMinute: e.RATE_LIMIT_WS_CONNECTIONS_PER_MINUTE,
+      relayBytesPerMinute: e.RATE_LIMIT_RELAY_BYTES_PER_MINUTE,
     },
     maxBodyBytes: e.MAX_BODY_BYTES,
     maxHttpBufferSize: e.MAX_HTTP_BUFFER_SIZE,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxPayloadDepth: e.MAX_PAYLOAD_DEPTH,
+    maxConnections: e.MAX_CONNECTIONS,
+    maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
+    socketConnectTimeoutMs: e.SOCKET_CONNECT_TIMEOUT_MS,
+    maxRelayBytes: e.MAX_RELAY_BYTES,
     allowAnonymous: truthy(e.ALLOW_ANONYMOUS, !isProduction),
     eventWebhook: { url: e.EVENT_WEBHOOK_URL, secret: e.EVENT_WEBHOOK_SECRET ?? '', timeoutMs: e.EVENT_WEBHOOK_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    httpTimeouts: { headersMs: e.HTTP_HEADERS_TIMEOUT_MS, requestMs: e.HTTP_REQUEST_TIMEOUT_MS, keepAliveMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS },
     recoveryMaxPackets: e.RECOVERY_MAX_PACKETS,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
@@ -7,6 +7,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Config } from './config.js';
 import { createChatService } from './domain/chat-service.js';
 import type { ChatStore } from './domain/chat-store.js';
+import { systemClock, type Clock } from './domain/clock.js';
 import { createLifecycle, type Lifecycle } from './domain/lifecycle.js';
 import type { NonceStore } from './domain/nonce-store.js';
 import { createOriginPolicy } from './domain/origin-policy.js';
@@ -14,10 +15,12 @@ import type { RealtimeGateway } from './domain/realtime-gateway.js';
 import { createJwtVerifier } from './auth/jwt-verifier.js';
 import { createTokenSigner } from './auth/token-signer.js';
 import { createHttpApp } from './http/app.js';
+import { answerClientError } from './http/client-errors.js';
 import { createEventWebhook } from './integrations/event-webhook.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createActionRegistry } from './realtime/action-registry.js';
+import { clientAddressOf, type TrustProxy } from './realtime/connection-admission.js';
 import { attachSocketHandlers, createSocketServer, type AppServer } from './realtime/io.js';
 import { createSocketGateway } from './realtime/socket-gateway.js';
 import { createFileChatStore } from './storage/file/file-chat-store.js';
@@ -31,6 +34,8 @@ export interface ServerOverrides {
   nonces?: NonceStore;
   chatStore?: ChatStore;
   publicDir?: string;
+  /** Time for token expiry and chat quota windows (tests move it forward instead of waiting). */
+  clock?: Clock;
 }
 
 export interface AppServerHandle {
@@ -67,6 +72,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   const lifecycle = createLifecycle();
   const pkg = readPackageInfo();
   const info = { ...pkg, environment: config.env };
+  const clock = overrides.clock ?? systemClock;
 
   const perMinute = (keyPrefix: string, points: number) =>
     createFlexibleRateLimiter(new RateLimiterMemory({ keyPrefix, points, duration: 60 }));
@@ -76,6 +82,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     clockToleranceSeconds: config.jwt.clockToleranceSeconds,
+    now: () => clock.now(),
   });
   const webhook = config.eventWebhook.url
     ? createEventWebhook({ ...config.eventWebhook, url: config.eventWebhook.url, logger: logger.child({ module: 'webhook' }) })
@@ -84,22 +91,45 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   // Socket.IO wraps the request listeners present when it attaches, so that its own
   // /socket.io/ requests never reach Express: the listener must exist before io does.
   let handleRequest: RequestListener = (_req, res) => res.writeHead(503).end();
-  const httpServer = createHttpServer((req, res) => handleRequest(req, res));
+  const { headersMs, requestMs, keepAliveMs } = config.httpTimeouts;
+  const httpServer = createHttpServer(
+    {
+      // Node's defaults hold a slow request for 300 s. These bounds end once a request has
+      // arrived in full, so a long-poll GET waiting for its answer is not cut, nor is a
+      // WebSocket, which leaves HTTP when it upgrades.
+      headersTimeout: headersMs,
+      requestTimeout: requestMs,
+      keepAliveTimeout: keepAliveMs,
+      // Node enforces the two timeouts above only when this timer runs (every 30 s by
+      // default); a quarter of the shorter one keeps them close to their value.
+      connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(headersMs / 4))),
+    },
+    (req, res) => handleRequest(req, res),
+  );
+  httpServer.on('clientError', answerClientError);
   const origins = createOriginPolicy({
     allowedOrigins: config.allowedOrigins,
     allowLoopbackAtListeningPort: config.allowLoopbackOrigins,
   });
-  const io = createSocketServer(httpServer, config, origins);
+  // Sockets are counted under the address Express gives as req.ip, so that TRUST_PROXY
+  // means the same on both sides; Express compiles the setting when the app is built below.
+  let trustProxy: TrustProxy = () => false;
+  const clientAddress = (req: IncomingMessage) => clientAddressOf(req, trustProxy);
+  const io = createSocketServer(httpServer, config, origins, clientAddress);
   const gateway = createSocketGateway(io);
   const chatStore = overrides.chatStore ?? createFileChatStore({
       dir: config.chatSessionsDir,
       maxIndexedMessages: config.chatIndexMaxMessages,
       logger: logger.child({ module: 'chat-store' }),
+      now: () => new Date(clock.now()),
     });
   const chat = createChatService({
     store: chatStore,
     gateway,
     maxMessageBytes: config.maxMessageBytes,
+    quotas: config.chatQuotas,
+    offlineMaxMessages: config.chatOfflineMaxMessages,
+    now: () => clock.now(),
     onBackgroundError: (err, context) => logger.warn({ err, ...context }, 'chat background update failed'),
   });
   lifecycle.addReadinessCheck('chatStore', () => chatStore.isWritable());
@@ -116,6 +146,8 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     eventLimit: { points: config.rateLimits.wsMessagesPerMinute, windowMs: 60_000 },
     connectionLimiter: perMinute('ws-connection', config.rateLimits.wsConnectionsPerMinute),
     chat,
+    clock,
+    clientAddress,
   });
   const httpRateLimiter = perMinute('http', config.rateLimits.httpPerMinute);
   const app = createHttpApp({
@@ -136,6 +168,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
       : createTokenSigner({ secret: config.jwt.secret, issuer: config.jwt.issuer, audience: config.jwt.audience }),
   });
   handleRequest = app;
+  trustProxy = app.get('trust proxy fn') as TrustProxy;
 
   let closing: Promise<void> | undefined;
 

@@ -13,7 +13,9 @@ export const ERROR_CATALOG = {
   TOKEN_EXPIRED: { status: 401, text: 'Token expired' },
   FORBIDDEN: { status: 403, text: 'Forbidden' },
   NOT_FOUND: { status: 404, text: 'Not found' },
+  REQUEST_TIMEOUT: { status: 408, text: 'Request not received in time' },
   PAYLOAD_TOO_LARGE: { status: 413, text: 'Payload too large' },
+  HEADERS_TOO_LARGE: { status: 431, text: 'Request headers too large' },
   RATE_LIMITED: { status: 429, text: 'Rate limit exceeded' },
   INTERNAL_SERVER_ERROR: { status: 500, text: 'Internal server error' },
   BAD_GATEWAY: { status: 502, text: 'Upstream service failed' },
@@ -50,10 +52,15 @@ export interface SocketErrorPayload {
   retryAfter?: number;
 }
 
-/** What an ack callback receives when the request failed. */
+/**
+ * What an ack callback receives when the request failed; the request's reply event
+ * (`register:ack`, `server:response`, `room:join:ack`, ...) carries the same object.
+ */
 export interface AckFailure {
   success: false;
   error: string;
   code: ErrorCode;
+  /** Names this failure in the server's log. */
+  requestId: string;
   retryAfter?: number;
 }

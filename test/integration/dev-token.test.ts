@@ -4,6 +4,7 @@ import type { ConnectionStatusPayload } from '../../src/contracts/events.js';
 import { io } from 'socket.io-client';
 import { waitFor, type TestSocket } from '../support/client.js';
 import { startServer } from '../support/server.js';
+import { TEST_SECRET } from '../support/tokens.js';
 
 describe('POST /api/dev/token', () => {
   it('issues a token the socket gateway accepts (development only)', async () => {
@@ -23,7 +24,7 @@ describe('POST /api/dev/token', () => {
   });
 
   it('does not exist in production', async () => {
-    const t = await startServer({ NODE_ENV: 'production', API_KEYS: 'production-key-0123456789', JWT_SECRET: 's'.repeat(40) });
+    const t = await startServer({ NODE_ENV: 'production', API_KEYS: 'production-key-0123456789', JWT_SECRET: TEST_SECRET });
     try {
       const res = await request(t.url).post('/api/dev/token').set('X-API-Key', 'production-key-0123456789').send({ userId: 'x' }).expect(404);
       expect(res.body.code).toBe('NOT_FOUND');

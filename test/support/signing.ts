@@ -6,7 +6,7 @@ export function signedHeaders(
   apiKey: string,
   version: SignatureVersion,
   request: { method: string; path: string; body?: string },
-  overrides: { timestamp?: number; nonce?: string } = {},
+  overrides: { timestamp?: number | string; nonce?: string } = {},
 ): Record<string, string> {
   const timestamp = String(overrides.timestamp ?? Date.now());
   const nonce = overrides.nonce ?? randomBytes(12).toString('hex');

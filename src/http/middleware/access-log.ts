@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { redactUrl } from '../../observability/redact-url.js';
 import { contextOf } from '../request-context.js';
 
 const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -12,7 +13,8 @@ const QUIET_PATHS = new Set(['/health', '/ready', '/metrics']);
  * Written by hand rather than with pino-http: pino-http builds a child logger and
  * serializers for every request, which measured at about 170 µs of a 1.3 ms request in
  * bench/ (see bench/RESULTS.md); this costs a few microseconds. The line carries no
- * headers and no body, so no credential can reach the log.
+ * headers and no body, and its URL has credential-looking query values redacted, so no
+ * credential can reach the log.
  */
 export function createAccessLog(logger: Logger, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
@@ -27,7 +29,7 @@ export function createAccessLog(logger: Logger, metrics: Metrics): RequestHandle
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       metrics.markHttpRequest({ method: req.method, route, status: res.statusCode }, seconds);
       if (QUIET_PATHS.has(req.path)) return;
-      const fields = { reqId: requestId, method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 };
+      const fields = { reqId: requestId, method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 };
       // Client mistakes are routine (info); only server faults are errors.
       if (res.statusCode >= 500) logger.error(fields, 'request failed');
       else logger.info(fields, 'request completed');

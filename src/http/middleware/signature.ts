@@ -12,7 +12,9 @@ export type SignatureVersion = 'v1' | 'v2';
 /**
  * The string each signature version signs.
  * - v1 (seed 002): METHOD + PATH + TIMESTAMP + NONCE, concatenated. It does not cover
- *   the body, so anyone on the path can change it; kept for existing clients.
+ *   the body, so anyone on the path can change it; kept for existing clients. With no
+ *   separators, one string can be cut into parts in more than one way: see
+ *   `createSignatureCheck` for what keeps that from being replayed.
  * - v2: METHOD \n PATH \n TIMESTAMP \n NONCE \n hex(SHA-256(raw body)).
  * PATH is the request target as sent: path plus query string, if any.
  */
@@ -37,6 +39,8 @@ export function computeSignature(
 
 const SIGNATURE_HEADERS = ['x-signature', 'x-request-timestamp', 'x-request-nonce', 'x-signature-version'];
 const NONCE_PATTERN = /^[A-Za-z0-9_.:-]{8,128}$/;
+/** Milliseconds since the epoch in their one canonical form: 13 digits, no leading zero. */
+const TIMESTAMP_PATTERN = /^[1-9][0-9]{12}$/;
 const HEX_SHA256 = /^[0-9a-fA-F]{64}$/;
 
 const invalid = (message: string) => new AppError('INVALID_SIGNATURE', message);
@@ -50,6 +54,13 @@ function isSigned(req: Request): boolean {
  * sent, and required when `required` is true (of API-key callers; a user's Bearer token
  * is its own proof). Runs after the API key is identified
  * (the key is the HMAC secret) and after the body is read (v2 covers it).
+ *
+ * v1 concatenates its parts, so a signature over `GET/api/x?limit=10` + T + N also
+ * covers `GET/api/x?limit=1` + `0T` + N. Two rules close that: the timestamp must be
+ * canonical (13 digits, no leading zero), which fixes its width; and a v1 request is
+ * remembered by its signature rather than its nonce, because every way of cutting one
+ * signed string has the same signature, while moving digits between the path, the
+ * timestamp and the nonce makes a "new" nonce. What remains is in docs/reliability.md.
  */
 export function createSignatureCheck(options: {
   required: boolean;
@@ -73,7 +84,9 @@ export function createSignatureCheck(options: {
     if (version !== 'v1' && version !== 'v2') throw invalid('X-Signature-Version must be v1 or v2');
     if (ctx.apiKeySecret === undefined) throw invalid('Signed requests need a valid X-API-Key (the signing key)');
     if (!HEX_SHA256.test(signature)) throw invalid('X-Signature must be 64 hex characters (HMAC-SHA256)');
-    if (!/^\d{1,16}$/.test(timestamp)) throw invalid('X-Request-Timestamp must be milliseconds since the epoch');
+    if (!TIMESTAMP_PATTERN.test(timestamp)) {
+      throw invalid('X-Request-Timestamp must be milliseconds since the epoch: 13 digits, no leading zero');
+    }
     if (Math.abs(now() - Number(timestamp)) > SIGNATURE_WINDOW_MS) {
       throw invalid('X-Request-Timestamp is more than 300 seconds from server time');
     }
@@ -92,8 +105,11 @@ export function createSignatureCheck(options: {
     if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) throw invalid('Signature does not match');
 
     // Only a verified request may spend a nonce; otherwise forged requests could burn them.
-    const seen = await options.nonces.remember(`${ctx.apiKeyId}:${nonce}`, SIGNATURE_WINDOW_MS * 2);
-    if (seen === 'seen') throw invalid('X-Request-Nonce was already used');
+    const replayKey = version === 'v1' ? `${ctx.apiKeyId}:v1:${signature.toLowerCase()}` : `${ctx.apiKeyId}:${nonce}`;
+    const seen = await options.nonces.remember(replayKey, SIGNATURE_WINDOW_MS * 2);
+    if (seen === 'seen') {
+      throw invalid(version === 'v1' ? 'This v1 signature was already used (a replay)' : 'X-Request-Nonce was already used');
+    }
     if (seen === 'full') throw new AppError('SERVICE_UNAVAILABLE', 'Too many signed requests in flight; retry shortly');
     next();
   };
