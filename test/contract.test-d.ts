@@ -23,7 +23,8 @@ describe('wire contract', () => {
 
   it('acks receive the reply or a failure', () => {
     expectTypeOf<Parameters<NonNullable<Parameters<ClientToServerEvents['register']>[1]>>[0]>().toEqualTypeOf<RegisterAck | AckFailure>();
-    expectTypeOf<Parameters<ServerToClientEvents['room:join:ack']>[0]>().toEqualTypeOf<RoomAck>();
+    // Reply events carry the request's failure too.
+    expectTypeOf<Parameters<ServerToClientEvents['room:join:ack']>[0]>().toEqualTypeOf<RoomAck | AckFailure>();
   });
 
   it('socket.data is typed', () => {

@@ -170,6 +170,28 @@ export interface ReceiverUnavailablePayload {
 export interface ChatErrorPayload {
   error: string;
   code: AckFailure['code'];
+  /** Seconds to wait before retrying (RATE_LIMITED only). */
+  retryAfter?: number;
+}
+
+/** A session whose undelivered messages were not all pushed at connect. */
+export interface PendingChatSession {
+  sessionId: string;
+  /** Pass as `after` to GET /api/sessions/:sessionId/messages: everything up to it was pushed. */
+  after: number;
+  /** Messages to you above `after` that were not pushed. */
+  pending: number;
+}
+
+/**
+ * `chat:pending`: offline delivery at connect stopped at its caps (per session, and
+ * CHAT_OFFLINE_MAX_MESSAGES in all); these sessions hold more messages for you.
+ */
+export interface ChatPendingPayload {
+  /** Newest activity first, at most 200. */
+  sessions: PendingChatSession[];
+  /** More sessions than listed hold undelivered messages: see `undeliveredCount` in GET /api/users/:userId/sessions. */
+  truncated: boolean;
 }
 
 export interface MessageReadReceipt {
@@ -203,17 +225,19 @@ export interface ServerToClientEvents {
   /** POST /notify body as sent, plus `id` and `timestamp` when absent; also /api/push's default event. */
   notification: (payload: Record<string, unknown>) => void;
   error: (payload: SocketErrorPayload) => void;
+  // Reply events carry the request's failure too (`success: false`), unless the request
+  // has a failure event of its own (`registration_error`, `session_error`, `message_error`).
   'register:ack': (payload: RegisterAck | AckFailure) => void;
   registration_success: (payload: RegistrationSuccess) => void;
   registration_error: (payload: RegistrationError) => void;
-  pong: (payload: PongPayload) => void;
+  pong: (payload: PongPayload | AckFailure) => void;
   message: (payload: RelayedMessage) => void;
-  'server:response': (payload: ServerResponse) => void;
-  'message:ack': (payload: MessageAck) => void;
+  'server:response': (payload: ServerResponse | AckFailure) => void;
+  'message:ack': (payload: MessageAck | AckFailure) => void;
   'client:message': (payload: DeliveredClientMessage) => void;
-  'action:result': (payload: ActionResult) => void;
-  'room:join:ack': (payload: RoomAck) => void;
-  'room:leave:ack': (payload: RoomAck) => void;
+  'action:result': (payload: ActionResult | AckFailure) => void;
+  'room:join:ack': (payload: RoomAck | AckFailure) => void;
+  'room:leave:ack': (payload: RoomAck | AckFailure) => void;
   'system:state_recovered': (payload: StateRecoveredPayload) => void;
   'system:state_recovery_failed': (payload: StateRecoveryFailedPayload) => void;
   session_created: (payload: SessionCreated) => void;
@@ -225,6 +249,7 @@ export interface ServerToClientEvents {
   message_error: (payload: ChatErrorPayload) => void;
   message_read: (payload: MessageReadReceipt) => void;
   message_delivered: (payload: MessageDeliveredReceipt) => void;
+  'chat:pending': (payload: ChatPendingPayload) => void;
   typing: (payload: TypingNotice) => void;
   /** Sent to every socket when the server begins a graceful shutdown. */
   'system:shutdown': (payload: ShutdownPayload) => void;

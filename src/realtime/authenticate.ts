@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { ExtendedError } from 'socket.io';
 import type { ErrorCode } from '../contracts/error-codes.js';
 import type { Identity, TokenVerifier } from '../domain/identity.js';
@@ -35,6 +36,8 @@ export interface AuthMiddlewareDependencies {
   metrics: Metrics;
   logger: Logger;
   isDraining: () => boolean;
+  /** The address the per-address connection limit counts (as Express's `req.ip`). */
+  clientAddress: (req: IncomingMessage) => string;
 }
 
 /**
@@ -42,18 +45,34 @@ export interface AuthMiddlewareDependencies {
  * (connection state recovery is configured not to skip middlewares): draining refuses,
  * then the per-IP connection limit, then the token. A token that is present but bad is
  * refused even when anonymous sockets are allowed: it is never silently downgraded.
+ *
+ * A refused socket's connection is closed once its connect_error is sent: a client that
+ * ignores the refusal would otherwise keep it open until the connect timeout.
  */
 export function createAuthMiddleware(deps: AuthMiddlewareDependencies) {
+  const identify = createIdentify(deps);
   return async (socket: AppSocket, next: (err?: ExtendedError) => void): Promise<void> => {
-    if (deps.isDraining()) return next(connectError('SERVICE_UNAVAILABLE', 'Server is shutting down'));
+    const refusal = await identify(socket);
+    if (refusal === undefined) return next();
+    next(refusal);
+    // Socket.IO queues the connect_error in a process.nextTick after next(err), so by
+    // setImmediate it is in Engine.IO's write buffer; close() sends that buffer first.
+    setImmediate(() => socket.conn.close());
+  };
+}
+
+/** Identifies `socket` (its socket.data), or returns why it is refused. */
+function createIdentify(deps: AuthMiddlewareDependencies) {
+  return async (socket: AppSocket): Promise<ExtendedError | undefined> => {
+    if (deps.isDraining()) return connectError('SERVICE_UNAVAILABLE', 'Server is shutting down');
 
     // A recovered socket was already counted when it first connected.
     if (!socket.recovered) {
-      const limit = await deps.connectionLimiter.consume(`ip:${socket.handshake.address}`);
+      const limit = await deps.connectionLimiter.consume(`ip:${deps.clientAddress(socket.request)}`);
       if (!limit.allowed) {
         deps.metrics.markRateLimited('ws_connection');
         const retryAfter = Math.max(1, Math.ceil(limit.resetMs / 1000));
-        return next(connectError('RATE_LIMITED', 'Too many connections from this address', { retryAfter }));
+        return connectError('RATE_LIMITED', 'Too many connections from this address', { retryAfter });
       }
     }
 
@@ -65,15 +84,15 @@ export function createAuthMiddleware(deps: AuthMiddlewareDependencies) {
       } catch (err) {
         const appError = toAppError(err);
         deps.logger.debug({ code: appError.code, socketId: socket.id }, 'socket authentication refused');
-        return next(connectError(appError.code, appError.message));
+        return connectError(appError.code, appError.message);
       }
     } else if (!deps.allowAnonymous) {
-      return next(connectError('UNAUTHORIZED', 'Authentication token required (auth.token, ?token= or Authorization: Bearer)'));
+      return connectError('UNAUTHORIZED', 'Authentication token required (auth.token, ?token= or Authorization: Bearer)');
     }
 
     if (socket.recovered && !sameIdentity(socket, identity)) {
       // The recovered rooms and missed packets belong to the previous identity.
-      return next(connectError('UNAUTHORIZED', 'Token does not match the recovered session'));
+      return connectError('UNAUTHORIZED', 'Token does not match the recovered session');
     }
 
     socket.data.authenticated = identity !== undefined;
@@ -82,7 +101,7 @@ export function createAuthMiddleware(deps: AuthMiddlewareDependencies) {
     socket.data.tokenExp = identity?.exp;
     socket.data.roomGrants = identity?.rooms ?? [];
     socket.data.connectedAt ??= Date.now();
-    next();
+    return undefined;
   };
 }
 

@@ -2,17 +2,21 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { Server } from 'socket.io';
 import type { Config } from '../config.js';
 import type { ChatService } from '../domain/chat-service.js';
+import type { Clock } from '../domain/clock.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { OriginPolicy } from '../domain/origin-policy.js';
 import type { RateLimiter } from '../domain/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { redactUrl } from '../observability/redact-url.js';
 import type { ActionRegistry } from './action-registry.js';
 import { createAuthMiddleware } from './authenticate.js';
 import { coalesceFlushedWrites } from './coalesce-writes.js';
+import { createConnectionAdmission, type ConnectionAdmission } from './connection-admission.js';
 import { createHandlerRegistry, type EventLimit } from './handle.js';
-import { createRecoveryAdapter } from './recovery-adapter.js';
+import { acceptRecoveryOptIn, createRecoveryAdapter } from './recovery-adapter.js';
+import { createRelayLimits } from './relay-limits.js';
 import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
 import { registerClientHandlers } from './handlers/client.handlers.js';
 import { registerIdentityHandlers } from './handlers/identity.handlers.js';
@@ -34,23 +38,45 @@ export interface RealtimeDependencies {
   eventLimit: EventLimit;
   connectionLimiter: RateLimiter;
   chat: ChatService;
+  /** The server's time: token expiry and per-connection windows (tests move it). */
+  clock: Clock;
+  /** The client address a handshake is counted under (as Express's `req.ip`). */
+  clientAddress: (req: IncomingMessage) => string;
 }
 
 /** How long a dropped connection's rooms and missed events are kept for it to resume. */
 const RECOVERY_WINDOW_MS = 2 * 60 * 1000;
 
-/** Attaches the Socket.IO server to the HTTP server, with the origin check on the upgrade. */
-export function createSocketServer(httpServer: HttpServer, config: Config, origins: OriginPolicy): AppServer {
+/**
+ * Attaches the Socket.IO server to the HTTP server, with the origin check and the
+ * connection limits on the handshake.
+ */
+export function createSocketServer(
+  httpServer: HttpServer,
+  config: Config,
+  origins: OriginPolicy,
+  clientAddress: (req: IncomingMessage) => string,
+): AppServer {
+  const admission = createConnectionAdmission({
+    maxConnections: config.maxConnections,
+    maxPerAddress: config.maxConnectionsPerAddress,
+    clientAddress,
+  });
   const io: AppServer = new Server(httpServer, {
     cors: { origin: (origin, callback) => callback(null, origin !== undefined && origins.allows(origin)), credentials: true },
-    allowRequest: createOriginCheck(origins),
+    allowRequest: createOriginCheck(origins, admission),
+    // Socket.IO's default (45 s) let connections that never send CONNECT sit for that long.
+    connectTimeout: config.socketConnectTimeoutMs,
     maxHttpBufferSize: config.maxHttpBufferSize,
     // Socket.IO skips middlewares on recovery by default, which would let a revoked or
     // expired token back in; here the authentication gate runs on every recovery.
     connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: false },
     adapter: createRecoveryAdapter(config.recoveryMaxPackets),
   });
+  // Recovery is for clients that ask (`auth.recovery: true`); the rest get plain payloads.
+  io.use(acceptRecoveryOptIn);
   coalesceFlushedWrites(io.engine);
+  admission.track(io.engine);
   return io;
 }
 
@@ -70,18 +96,21 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
       metrics: deps.metrics,
       logger: deps.logger,
       isDraining: () => deps.lifecycle.draining,
+      clientAddress: deps.clientAddress,
     }),
   );
 
   // Every event the server answers, registered once per server, in this one block.
-  const handlers = createHandlerRegistry(deps);
+  const handlers = createHandlerRegistry({ ...deps, maxPayloadDepth: config.maxPayloadDepth });
   const onIdentified = (socket: AppSocket) => void deliverOfflineMessages(socket, deps);
   const onConnection = registerSessionHandlers(handlers, deps);
   registerIdentityHandlers(handlers, { ...deps, onIdentified });
-  registerRoomHandlers(handlers);
-  registerClientHandlers(handlers, deps);
+  const relay = createRelayLimits({ maxBytes: config.maxRelayBytes, bytesPerMinute: config.rateLimits.relayBytesPerMinute, clock: deps.clock });
+  registerRoomHandlers(handlers, { relay });
+  registerClientHandlers(handlers, { ...deps, relay });
   registerChatHandlers(handlers, deps);
 
+  logConnections(io, deps.logger);
   io.on('connection', (socket) => {
     handlers.attach(socket);
     onConnection(socket);
@@ -93,12 +122,31 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
  * Browsers do not apply CORS to WebSockets, so the handshake (polling and upgrade) checks
  * Origin itself, against the configured origins only: never against the request's own
  * Host, which a DNS-rebinding page controls. Clients that send no Origin (servers, apps)
- * pass.
+ * pass, on to the connection limits.
  */
-function createOriginCheck(origins: OriginPolicy) {
+function createOriginCheck(origins: OriginPolicy, admission: ConnectionAdmission) {
   return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) => {
     const origin = req.headers.origin;
-    if (origin === undefined || origins.allows(origin)) return callback(null, true);
+    if (origin === undefined || origins.allows(origin, req.headers.host)) return admission.allowRequest(req, callback);
     callback('Origin not allowed (ALLOWED_ORIGINS)', false);
   };
+}
+
+/**
+ * Socket.IO's requests never reach Express's access log, so sockets are logged here: one
+ * line per refused handshake (info) and, at debug, per accepted socket and per disconnect. The URL goes through
+ * redactUrl like every logged URL: seed 004 clients send their token in the query.
+ */
+function logConnections(io: AppServer, logger: Logger): void {
+  io.engine.on('connection_error', (err: { req: IncomingMessage; code: number; message: string }) => {
+    logger.info({ url: redactUrl(err.req.url ?? ''), engineCode: err.code, reason: err.message }, 'socket handshake refused');
+  });
+  // Per-socket lines are debug: at info, every connect of a busy server would cost a log
+  // line and a listener (measured in bench/ connect and memory).
+  if (!logger.isLevelEnabled('debug')) return;
+  io.on('connection', (socket) => {
+    const transport = socket.conn.transport.name;
+    logger.debug({ socketId: socket.id, userId: socket.data.userId, transport, url: redactUrl(socket.handshake.url) }, 'socket connected');
+    socket.once('disconnect', (reason) => logger.debug({ socketId: socket.id, reason }, 'socket disconnected'));
+  });
 }

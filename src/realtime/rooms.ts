@@ -22,6 +22,20 @@ export function isReservedRoom(room: string): boolean {
   return RESERVED_ROOM_PREFIXES.some((prefix) => room.startsWith(prefix));
 }
 
+/**
+ * Every socket sits in a room named after its id, and with connection state recovery
+ * even its replies (`pong`, `server:response`, ...) go through that room: a client in
+ * another socket's id room would hear them. Socket ids are 20 characters of base64url
+ * (Socket.IO's base64id); any room of that form is refused, because the ids of sockets
+ * on other nodes, or of a socket away and about to recover, cannot be looked up here.
+ */
+const SOCKET_ID_FORM = /^[A-Za-z0-9_-]{20}$/;
+const SOCKET_ID_REFUSAL = 'Rooms named like a socket id (20 letters, digits, _ or -) cannot be joined or left by clients';
+
+export function isSocketIdRoom(room: string): boolean {
+  return SOCKET_ID_FORM.test(room);
+}
+
 /** Rooms a client may hold at once, beyond its own socket room and user room. */
 export const MAX_CLIENT_ROOMS = 100;
 
@@ -32,14 +46,23 @@ function grantMatches(pattern: string, room: string): boolean {
 }
 
 /**
- * Why a client may not join `room`, or undefined when it may. Reserved prefixes are
- * never joinable; `private:*` rooms need a matching pattern in the token's `rooms` claim.
+ * Why a client may not join `room`, or undefined when it may. Reserved prefixes and
+ * socket ids are never joinable; `private:*` rooms need a matching pattern in the
+ * token's `rooms` claim.
  */
 export function joinRefusal(room: string, grants: readonly string[]): string | undefined {
   if (isReservedRoom(room)) return `Rooms starting with ${RESERVED_ROOM_PREFIXES.join(', ')} cannot be joined by clients`;
+  if (isSocketIdRoom(room)) return SOCKET_ID_REFUSAL;
   if (room.startsWith('private:') && !grants.some((pattern) => grantMatches(pattern, room))) {
     return 'Private rooms need a matching rooms claim in the token';
   }
+  return undefined;
+}
+
+/** Why a client may not leave `room`, or undefined when it may. */
+export function leaveRefusal(room: string): string | undefined {
+  if (isReservedRoom(room)) return 'Reserved rooms cannot be left by clients';
+  if (isSocketIdRoom(room)) return SOCKET_ID_REFUSAL;
   return undefined;
 }
 

@@ -9,6 +9,7 @@ import type { ActionContext } from '../../domain/actions.js';
 import { AppError } from '../../errors.js';
 import type { ActionRegistry } from '../action-registry.js';
 import type { HandlerRegistry } from '../handle.js';
+import type { RelayLimits } from '../relay-limits.js';
 import { clientRoomsOf, userRoom } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
@@ -21,8 +22,12 @@ const contextOf = (socket: AppSocket): ActionContext => ({
   rooms: clientRoomsOf(socket.id, socket.rooms),
 });
 
+/** Sockets in `room` on this node other than `socket`: who `socket.to(room)` reaches. */
+const othersIn = (socket: AppSocket, room: string): number =>
+  (socket.nsp.adapter.rooms.get(room)?.size ?? 0) - (socket.rooms.has(room) ? 1 : 0);
+
 /** `ping` (seeds 002, 004) and the seed 002 `client:*` request/response events. */
-export function registerClientHandlers(handlers: HandlerRegistry, deps: { actions: ActionRegistry }): void {
+export function registerClientHandlers(handlers: HandlerRegistry, deps: { actions: ActionRegistry; relay: RelayLimits }): void {
   handlers.on(
     'ping',
     pingPayloadSchema,
@@ -30,7 +35,7 @@ export function registerClientHandlers(handlers: HandlerRegistry, deps: { action
       timestamp: new Date().toISOString(),
       ...(payload?.timestamp !== undefined ? { clientTimestamp: payload.timestamp } : {}),
     }),
-    { reply: (socket, result) => socket.emit('pong', result) },
+    { reply: 'pong' },
   );
 
   handlers.on(
@@ -41,7 +46,7 @@ export function registerClientHandlers(handlers: HandlerRegistry, deps: { action
       requestId: randomUUID(),
       data: await deps.actions.run('event', type, data, contextOf(socket)),
     }),
-    { reply: (socket, result) => socket.emit('server:response', result) },
+    { reply: 'server:response' },
   );
 
   handlers.on(
@@ -52,13 +57,14 @@ export function registerClientHandlers(handlers: HandlerRegistry, deps: { action
       requestId: randomUUID(),
       result: await deps.actions.run('action', action, params, contextOf(socket)),
     }),
-    { reply: (socket, result) => socket.emit('action:result', result) },
+    { reply: 'action:result' },
   );
 
   handlers.on(
     'client:message',
     clientMessagePayloadSchema,
-    ({ content, type, metadata }, socket) => {
+    (message, socket) => {
+      const { content, type, metadata } = message;
       const messageId = randomUUID();
       const delivery = {
         messageId,
@@ -70,13 +76,16 @@ export function registerClientHandlers(handlers: HandlerRegistry, deps: { action
       };
       if (metadata?.to !== undefined) {
         if (socket.data.userId === undefined) throw new AppError('UNAUTHORIZED', 'Register or connect with a token to message users');
-        socket.to(userRoom(metadata.to, socket.data.tenantId)).emit('client:message', delivery);
+        const room = userRoom(metadata.to, socket.data.tenantId);
+        deps.relay.charge(socket, message, othersIn(socket, room));
+        socket.to(room).emit('client:message', delivery);
       } else if (metadata?.room !== undefined) {
         if (!socket.rooms.has(metadata.room)) throw new AppError('FORBIDDEN', 'Join the room before sending messages to it');
+        deps.relay.charge(socket, message, othersIn(socket, metadata.room));
         socket.to(metadata.room).emit('client:message', delivery);
       }
       return { success: true as const, requestId: randomUUID(), messageId };
     },
-    { reply: (socket, result) => socket.emit('message:ack', result) },
+    { reply: 'message:ack' },
   );
 }

@@ -34,10 +34,7 @@ export function registerIdentityHandlers(
       await bindUser(socket, userId);
       return { success: true as const, userId };
     },
-    {
-      reply: (socket, result) => socket.emit('register:ack', result),
-      replyFailure: (socket, failure) => socket.emit('register:ack', failure),
-    },
+    { reply: 'register:ack' },
   );
 
   handlers.on(
@@ -49,7 +46,7 @@ export function registerIdentityHandlers(
       return { userId, machineId, socketId: socket.id };
     },
     {
-      reply: (socket, result) => socket.emit('registration_success', result),
+      reply: 'registration_success',
       replyFailure: (socket, failure) => socket.emit('registration_error', { error: failure.error, code: failure.code }),
     },
   );

@@ -1,14 +1,15 @@
 import { channelPayloadSchema, relayPayloadSchema, roomPayloadSchema } from '../../contracts/schemas.js';
 import { AppError } from '../../errors.js';
 import type { HandlerRegistry } from '../handle.js';
-import { MAX_CLIENT_ROOMS, clientRoomsOf, isReservedRoom, joinRefusal } from '../rooms.js';
+import type { RelayLimits } from '../relay-limits.js';
+import { MAX_CLIENT_ROOMS, clientRoomsOf, joinRefusal, leaveRefusal } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
 /**
  * Public rooms: `room:join` / `room:leave` (seed 002) and their seed 004 aliases
  * `subscribe` / `unsubscribe`, plus the seed 000 `message` relay.
  */
-export function registerRoomHandlers(handlers: HandlerRegistry): void {
+export function registerRoomHandlers(handlers: HandlerRegistry, deps: { relay: RelayLimits }): void {
   const join = async (socket: AppSocket, room: string) => {
     const refusal = joinRefusal(room, socket.data.roomGrants);
     if (refusal !== undefined) throw new AppError('FORBIDDEN', refusal);
@@ -19,17 +20,14 @@ export function registerRoomHandlers(handlers: HandlerRegistry): void {
     return { success: true as const, room };
   };
   const leave = async (socket: AppSocket, room: string) => {
-    if (isReservedRoom(room)) throw new AppError('FORBIDDEN', 'Reserved rooms cannot be left by clients');
+    const refusal = leaveRefusal(room);
+    if (refusal !== undefined) throw new AppError('FORBIDDEN', refusal);
     await socket.leave(room);
     return { success: true as const, room };
   };
 
-  handlers.on('room:join', roomPayloadSchema, ({ room }, socket) => join(socket, room), {
-    reply: (socket, result) => socket.emit('room:join:ack', result),
-  });
-  handlers.on('room:leave', roomPayloadSchema, ({ room }, socket) => leave(socket, room), {
-    reply: (socket, result) => socket.emit('room:leave:ack', result),
-  });
+  handlers.on('room:join', roomPayloadSchema, ({ room }, socket) => join(socket, room), { reply: 'room:join:ack' });
+  handlers.on('room:leave', roomPayloadSchema, ({ room }, socket) => leave(socket, room), { reply: 'room:leave:ack' });
   handlers.on('subscribe', channelPayloadSchema, (room, socket) => join(socket, room));
   handlers.on('unsubscribe', channelPayloadSchema, (room, socket) => leave(socket, room));
 
@@ -41,11 +39,14 @@ export function registerRoomHandlers(handlers: HandlerRegistry): void {
       if (typeof room !== 'string' || !socket.rooms.has(room) || room === socket.id) {
         throw new AppError('FORBIDDEN', 'Join the room before sending messages to it');
       }
+      const recipients = (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1;
+      deps.relay.charge(socket, data, recipients);
       socket.to(room).emit('message', payload);
-      const members = socket.nsp.adapter.rooms.get(room)?.size ?? 1;
-      return { success: true as const, recipients: members - 1 };
+      return { success: true as const, recipients };
     }
+    const recipients = socket.nsp.sockets.size - 1;
+    deps.relay.charge(socket, data, recipients);
     socket.broadcast.emit('message', payload);
-    return { success: true as const, recipients: socket.nsp.sockets.size - 1 };
+    return { success: true as const, recipients };
   });
 }

@@ -14,23 +14,24 @@ const MAX_TIMER_MS = 2_147_483_647;
  * Owns one timer per authenticated socket, cleared when the socket goes.
  */
 function createTokenExpiry(deps: RealtimeDependencies) {
-  const timers = new Map<string, NodeJS.Timeout>();
+  const { clock } = deps;
+  const cancels = new Map<string, () => void>();
+  const clear = (socket: AppSocket): void => {
+    cancels.get(socket.id)?.();
+    cancels.delete(socket.id);
+  };
   const arm = (socket: AppSocket): void => {
-    clearTimeout(timers.get(socket.id));
+    clear(socket);
     const exp = socket.data.tokenExp;
     if (exp === undefined) return;
-    const delay = Math.max(0, Math.min(exp * 1000 - Date.now(), MAX_TIMER_MS));
-    const timer = setTimeout(() => {
-      timers.delete(socket.id);
-      if (socket.data.tokenExp !== undefined && socket.data.tokenExp * 1000 > Date.now()) return arm(socket);
+    const delay = Math.max(0, Math.min(exp * 1000 - clock.now(), MAX_TIMER_MS));
+    const cancel = clock.schedule(() => {
+      cancels.delete(socket.id);
+      if (socket.data.tokenExp !== undefined && socket.data.tokenExp * 1000 > clock.now()) return arm(socket);
       reportFailure(socket, deps, 'auth', new AppError('TOKEN_EXPIRED', 'Token expired; reconnect with a new token'));
       socket.disconnect(true);
     }, delay);
-    timers.set(socket.id, timer);
-  };
-  const clear = (socket: AppSocket): void => {
-    clearTimeout(timers.get(socket.id));
-    timers.delete(socket.id);
+    cancels.set(socket.id, cancel);
   };
   return { arm, clear };
 }
@@ -82,9 +83,13 @@ export function registerSessionHandlers(
     }
 
     expiry.arm(socket);
-    socket.once('disconnect', () => {
+    socket.once('disconnect', (reason) => {
       expiry.clear(socket);
       metrics.markDisconnection();
+      // The client left the namespace but not the connection, which would then stay open
+      // with no socket on it for as long as it answers pings. socket.io-client closes
+      // it itself; this closes it for clients that do not.
+      if (reason === 'client namespace disconnect') socket.conn.close();
     });
   };
 }
