@@ -80,7 +80,19 @@ describe('origins are compared with configuration, never with Host', () => {
     expect((await pollingHandshake(t, { Origin: 'https://notify.example.com' })).status).toBe(200);
     const rebinding = `http://evil.example:${t.port}`;
     expect((await pollingHandshake(t, { Origin: rebinding, Host: `evil.example:${t.port}` })).status).toBe(403);
-    expect((await pollingHandshake(t, { Origin: `http://127.0.0.1:${t.port}` })).status).toBe(403);
+    // A page on another port of this address is another site.
+    expect((await pollingHandshake(t, { Origin: `http://127.0.0.1:${t.port + 1}` })).status).toBe(403);
+  });
+
+  it('accepts Origin equal to Host only when Host names no DNS name (non-browser clients send one)', async () => {
+    t = await startServer({ NODE_ENV: 'production', API_KEYS: 'k8Jq2vN5xR7mT4wZ9pL3sD6f', JWT_SECRET: 'Qm7vX2pL9sK4wN8rT3yB6hF1jD5gC0zA', ALLOWED_ORIGINS: 'https://app.example.com' });
+    // python-socketio's WebSocket transport sends the URL it was given as Origin.
+    for (const host of [`127.0.0.1:${t.port}`, `localhost:${t.port}`, `[::1]:${t.port}`]) {
+      expect((await pollingHandshake(t, { Origin: `http://${host}`, Host: host })).status).toBe(200);
+    }
+    // The same shape with a DNS name is what a rebinding page sends.
+    const host = `notify.internal:${t.port}`;
+    expect((await pollingHandshake(t, { Origin: `http://${host}`, Host: host })).status).toBe(403);
   });
 });
 
@@ -89,7 +101,9 @@ describe('state-changing HTTP requests from a foreign page', () => {
     t = await startServer({ NODE_ENV: 'development' });
     const listener = await connectClient(t.url);
     const seen: unknown[] = [];
-    listener.on('notification' as never, (payload: unknown) => seen.push(payload));
+    listener.on('notification' as never, (payload: unknown) => {
+      seen.push(payload);
+    });
     try {
       const host = `evil.example:${t.port}`;
       const refused = await rawRequest(

@@ -14,7 +14,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function refuseForeignOrigins(origins: OriginPolicy): RequestHandler {
   return (req, _res, next) => {
     const origin = req.headers.origin;
-    if (origin === undefined || SAFE_METHODS.has(req.method) || origins.allows(origin)) return next();
+    if (origin === undefined || SAFE_METHODS.has(req.method) || origins.allows(origin, req.headers.host)) return next();
     next(new AppError('FORBIDDEN', `Origin ${origin} may not call this server (ALLOWED_ORIGINS)`));
   };
 }
