@@ -1,17 +1,25 @@
 import dotenv from 'dotenv';
 import { ConfigError, loadConfig } from './config.js';
 import { createServer } from './server.js';
-import { logStartupBanner } from './startup-banner.js';
+import { describeStartupFailure, logStartupBanner } from './startup-banner.js';
 
 dotenv.config({ quiet: true });
+
+/**
+ * A start-up failure is the operator's to fix (a bad setting, a taken port, a folder another
+ * server owns): one line on stderr says what, with no stack trace to dig it out of.
+ */
+function refuseToStart(err: unknown): never {
+  process.stderr.write(`${describeStartupFailure(err)}\n`);
+  process.exit(1);
+}
 
 let config;
 try {
   config = loadConfig();
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`${err.message}\n`);
-  process.exit(1);
+  refuseToStart(err);
 }
 
 const server = createServer(config);
@@ -19,10 +27,11 @@ let port: number;
 try {
   port = await server.listen();
 } catch (err) {
-  // The usual causes are operator-fixable: the port is taken, or another server owns CHAT_SESSIONS_DIR.
-  server.logger.fatal({ err }, `cannot start: ${(err as Error).message}`);
+  // Release whatever listen() took (the store's lock) without the shutdown's routine
+  // info lines burying the one line that matters.
+  server.logger.level = 'warn';
   await server.close();
-  process.exit(1);
+  refuseToStart(err);
 }
 logStartupBanner(server.logger, config, port);
 

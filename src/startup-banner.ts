@@ -1,4 +1,4 @@
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import type { Logger } from './observability/logger.js';
 
 /** Tells the operator, once, where the server is and which development shortcuts are on. */
@@ -21,4 +21,18 @@ export function logStartupBanner(logger: Logger, config: Config, port: number): 
         `${config.openDelivery ? '' : ' -H "X-API-Key: <key>"'} -d '{"title":"Hello","message":"It works"}'`,
     );
   }
+}
+
+/**
+ * The one line that says why the server did not start. Operator mistakes (a bad setting, a
+ * taken port, a folder owned by another server) are told in words, never as a stack trace.
+ */
+export function describeStartupFailure(err: unknown): string {
+  if (err instanceof ConfigError) return `cannot start: invalid configuration: ${err.problems.join('; ')}`;
+  const { code, address, port } = (err ?? {}) as { code?: unknown; address?: unknown; port?: unknown };
+  if (code === 'EADDRINUSE') {
+    return `cannot start: ${String(address)}:${String(port)} is already in use; stop the process listening there or set PORT`;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return `cannot start: ${message.replace(/\s*\n\s*/g, ' ')}`;
 }

@@ -2,6 +2,8 @@ import { byId, clockTime, h, isNearEnd, keepScrolledToEnd, setStatus } from './d
 
 /** Messages per REST page when loading history. */
 const PAGE_SIZE = 20;
+/** Session list pages (nextCursor) loaded at most, so a huge list cannot stall the page. */
+const MAX_SESSION_PAGES = 20;
 /** At most one typing notice per this interval while the user types. */
 const TYPING_SEND_INTERVAL_MS = 2000;
 /** How long "… is typing" stays after the last notice. */
@@ -47,6 +49,8 @@ export function createChatPanel({ connection, http, machineId }) {
   const sessions = new Map();
   let me = null;
   let live = false;
+  /** The session list's last load: Start chat waits for it before looking for an open session. */
+  let sessionsLoaded = Promise.resolve();
   /** The open conversation: { id, firstSeq, views: Map<messageId|clientId, view> } */
   let active = null;
   let lastTypingSent = 0;
@@ -82,13 +86,27 @@ export function createChatPanel({ connection, http, machineId }) {
   }
 
   const activityOf = (s) => s.lastMessage?.timestamp ?? s.createdAt ?? '';
+  const byActivity = (a, b) => activityOf(b).localeCompare(activityOf(a));
+
+  /** The most recently active session with `peer`, if there is one. */
+  const sessionWith = (peer) => [...sessions.values()].filter((s) => s.peer === peer).sort(byActivity)[0];
+
+  /** Sessions created elsewhere (REST, another device) can share a peer: their start and id tell them apart. */
+  function startedLine(s) {
+    const date = new Date(s.createdAt);
+    const when = Number.isNaN(date.getTime()) ? '' : `started ${date.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${clockTime(date)} · `;
+    return `${when}${s.id.slice(0, 8)}`;
+  }
 
   function renderSessions() {
-    const sorted = [...sessions.values()].sort((a, b) => activityOf(b).localeCompare(activityOf(a)));
+    const sorted = [...sessions.values()].sort(byActivity);
+    const perPeer = new Map();
+    for (const s of sorted) perPeer.set(s.peer, (perPeer.get(s.peer) ?? 0) + 1);
     els.list.replaceChildren(
       ...sorted.map((s) => {
         const preview = s.lastMessage ? `${s.lastMessage.senderUserId === me ? 'You: ' : ''}${s.lastMessage.message}` : 'No messages yet';
-        const label = `${s.peer}${s.unread ? `, ${s.unread} unread` : ''}: ${preview}`;
+        const started = perPeer.get(s.peer) > 1 ? startedLine(s) : '';
+        const label = `${s.peer}${started ? ` (${started})` : ''}${s.unread ? `, ${s.unread} unread` : ''}: ${preview}`;
         return h(
           'li',
           {},
@@ -105,6 +123,7 @@ export function createChatPanel({ connection, http, machineId }) {
             h('span', { class: 'session-peer', text: s.peer }),
             s.unread ? h('span', { class: 'unread', text: String(s.unread), 'aria-hidden': 'true' }) : null,
             h('span', { class: 'session-preview', text: preview }),
+            started ? h('span', { class: 'session-started mono', text: started }) : null,
           ),
         );
       }),
@@ -112,17 +131,28 @@ export function createChatPanel({ connection, http, machineId }) {
     els.listEmpty.hidden = sessions.size > 0;
   }
 
-  async function loadSessions() {
+  async function fetchSessions() {
     if (!me) return;
     const userId = me;
-    const reply = await http.get(`/api/users/${encodeURIComponent(userId)}/sessions`, { asUser: true });
-    if (userId !== me) return;
-    if (!reply.ok) {
-      setStatus(els.status, `Could not load sessions: ${reply.error}`, 'bad');
-      return;
+    let cursor;
+    for (let pages = 0; pages < MAX_SESSION_PAGES; pages += 1) {
+      const query = cursor === undefined ? '' : `?cursor=${encodeURIComponent(cursor)}`;
+      const reply = await http.get(`/api/users/${encodeURIComponent(userId)}/sessions${query}`, { asUser: true });
+      if (userId !== me) return;
+      if (!reply.ok) {
+        setStatus(els.status, `Could not load sessions: ${reply.error}`, 'bad');
+        break;
+      }
+      for (const summary of reply.body.sessions ?? []) fromSummary(summary);
+      cursor = reply.body.nextCursor;
+      if (cursor === undefined) break;
     }
-    for (const summary of reply.body.sessions ?? []) fromSummary(summary);
     renderSessions();
+  }
+
+  function loadSessions() {
+    sessionsLoaded = fetchSessions();
+    return sessionsLoaded;
   }
 
   // ---------- Conversation ----------
@@ -404,6 +434,15 @@ export function createChatPanel({ connection, http, machineId }) {
     if (!receiverUserId) {
       els.peerInput.focus();
       setStatus(els.status, 'Enter the user id of the person to chat with.', 'warn');
+      return;
+    }
+    // One conversation per pair of users: Start chat again opens the one already there.
+    await sessionsLoaded;
+    const existing = sessionWith(receiverUserId);
+    if (existing) {
+      els.peerInput.value = '';
+      await openSession(existing.id);
+      setStatus(els.status, `You already have a chat with ${receiverUserId}: here it is.`, 'ok');
       return;
     }
     const reply = await connection.request('create_chat_session', { machineId: machineId() || 'web', receiverUserId });

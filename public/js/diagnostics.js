@@ -1,4 +1,5 @@
 import { byId, h } from './dom.js';
+import { describeConnectError } from './errors.js';
 import { describeToken } from './token.js';
 
 const MARKS = { ok: '✓', bad: '✗', wait: '…', info: '•' };
@@ -58,16 +59,45 @@ function connectAndWait(connection, options) {
 }
 
 /** Waits briefly for the polling → websocket upgrade, so the step reports the transport in use. */
-async function settleTransport(connection) {
-  for (let waited = 0; waited < UPGRADE_WAIT_MS && connection.state.transport === 'polling'; waited += 100) {
+async function settleTransport(transportName) {
+  for (let waited = 0; waited < UPGRADE_WAIT_MS && transportName() === 'polling'; waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Connects a socket of its own beside the page's live one and resolves with the outcome.
+ * Replacing the live socket would drop its rooms and registration on the server: a check
+ * must not change what it checks. The probe never reconnects and is closed once measured.
+ */
+function probeConnection({ token }) {
+  const hadToken = Boolean(token);
+  const probe = io({ auth: hadToken ? { token } : {}, forceNew: true, reconnection: false, timeout: CONNECT_WAIT_MS });
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = async (outcome) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (outcome.ok) {
+        await settleTransport(() => probe.io.engine?.transport?.name ?? '');
+        Object.assign(outcome, { socketId: probe.id, transport: probe.io.engine?.transport?.name ?? '?' });
+      }
+      probe.disconnect();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => void finish({ ok: false, words: `No answer within ${CONNECT_WAIT_MS / 1000} s` }), CONNECT_WAIT_MS + 1000);
+    probe.once('connection_status', (status) => void finish({ ok: true, userId: status?.userId ?? null }));
+    probe.once('connect_error', (err) => void finish({ ok: false, words: describeConnectError(err, { hadToken }) }));
+  });
 }
 
 /**
  * "Debug connection" (seed 001): checks, in order, what a connection needs and says which
  * step failed and why: page origin, Socket.IO client, /health, the Engine.IO handshake,
  * the token, and finally a real connection with its connect_error explained in words.
+ * Without a live socket that connection becomes the page's; with one, a separate test
+ * socket is used and the live one (its rooms, its registration) stays as it was.
  */
 export async function runDiagnostics({ connection, http, log, token, tenantId }) {
   const box = byId('diagnostics');
@@ -102,13 +132,17 @@ export async function runDiagnostics({ connection, http, log, token, tenantId })
   else tokenStep('info', 'None: connecting anonymously (allowed only when ALLOW_ANONYMOUS is on, the development default)');
 
   const socketStep = addStep(list, 'Socket.IO connection');
-  const outcome = await connectAndWait(connection, { token, tenantId });
-  if (outcome.ok) {
-    await settleTransport(connection);
+  const live = connection.state;
+  if (live.status === 'disconnected' || live.status === 'error') {
+    // No live socket to disturb: the check's connection becomes the page's own.
+    const outcome = await connectAndWait(connection, { token, tenantId });
+    if (!outcome.ok) return socketStep('bad', outcome.words);
+    await settleTransport(() => connection.state.transport);
     const state = connection.state;
-    socketStep('ok', `socket ${state.socketId} · transport ${state.transport} · user ${state.userId ?? '(anonymous)'}`);
-  } else {
-    socketStep('bad', outcome.words);
+    return socketStep('ok', `socket ${state.socketId} · transport ${state.transport} · user ${state.userId ?? '(anonymous)'}`);
   }
-  return undefined;
+  const outcome = await probeConnection({ token });
+  const kept = live.socketId ? `the page’s socket ${live.socketId} was left as it is` : 'the page’s connection was left as it is';
+  if (!outcome.ok) return socketStep('bad', `${outcome.words} (test socket; ${kept})`);
+  return socketStep('ok', `test socket ${outcome.socketId} · transport ${outcome.transport} · user ${outcome.userId ?? '(anonymous)'} · closed again; ${kept}`);
 }

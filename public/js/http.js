@@ -10,9 +10,16 @@ const isKeyProtected = (path) => path === '/notify' || (path.startsWith('/api/')
  * each answer to a key-protected call made without a user token, to tell whether the
  * server wants a key.
  *
+ * Once told the server requires API keys (`setApiKeyRequired`), a key-protected call with
+ * neither a key nor a user token is not sent: it would only be refused, and every refused
+ * request is a console error. It answers as the server would (401 UNAUTHORIZED), so
+ * callers need no special case.
+ *
  * Resolves with { ok, status, body, error }: never throws, so callers show `error`.
  */
 export function createHttpClient({ apiKey, token, log, onApiReply }) {
+  let apiKeyRequired = false;
+
   function headersFor({ body, bearer }) {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -25,6 +32,13 @@ export function createHttpClient({ apiKey, token, log, onApiReply }) {
   async function request(method, path, { body, asUser = false } = {}) {
     const line = `${method} ${path}`;
     const bearer = asUser ? token() : '';
+    if (apiKeyRequired && !bearer && !apiKey() && isKeyProtected(path)) {
+      const error = 'This server sets API_KEYS: enter the API key in the Server panel.';
+      log.http(`${line} → not sent: no API key`, { error }, true);
+      const reply = { ok: false, status: 401, body: { code: 'UNAUTHORIZED', error }, error };
+      onApiReply?.(reply);
+      return reply;
+    }
     let response;
     try {
       response = await fetch(path, {
@@ -54,6 +68,9 @@ export function createHttpClient({ apiKey, token, log, onApiReply }) {
 
   return {
     request,
+    setApiKeyRequired(required) {
+      apiKeyRequired = required;
+    },
     get: (path, options) => request('GET', path, options),
     post: (path, body, options) => request('POST', path, { ...options, body }),
   };

@@ -28,6 +28,8 @@ export function createRoomsPanel({ connection, http }) {
   let members = new Map();
   let membersNote = '';
   let live = false;
+  /** Rooms the last socket was in when it went away: to say what a new socket no longer has. */
+  let lostRooms = [];
 
   function memberLine(room) {
     if (membersNote) return membersNote;
@@ -148,15 +150,29 @@ export function createRoomsPanel({ connection, http }) {
     addFeed({ from: 'You', data: { room, text }, timestamp: new Date().toISOString() });
   });
 
+  const listOf = (names) => names.map((room) => `#${room}`).join(', ');
+
   connection.on('message', addFeed);
-  connection.on('$connect', ({ recovered }) => {
-    // A new socket starts in no rooms; a recovered one kept its rooms.
-    if (recovered) void refreshRooms();
-    else {
-      rooms = [];
-      members = new Map();
-      render();
+  // The server forgets a socket's rooms with the socket, so the list is emptied on every
+  // disconnect and asked of the server again on every connect (a recovered socket kept
+  // its rooms; a token's `rooms` claim may have joined some), never assumed.
+  connection.on('$disconnect', () => {
+    if (rooms.length > 0) {
+      lostRooms = rooms;
+      setStatus(els.status, `Disconnected: this socket is no longer in ${listOf(lostRooms)}.`, 'warn');
     }
+    rooms = [];
+    members = new Map();
+    render();
+  });
+  connection.on('$connect', async ({ recovered }) => {
+    await refreshRooms();
+    const missing = lostRooms.filter((room) => !rooms.includes(room));
+    if (lostRooms.length > 0) {
+      if (missing.length === 0) setStatus(els.status, `Connection recovered: still in ${listOf(lostRooms)}.`, 'ok');
+      else setStatus(els.status, `${recovered ? 'Reconnected' : 'New socket'}: not in ${listOf(missing)} any more; join again to receive its messages.`, 'warn');
+    }
+    lostRooms = [];
   });
   connection.onState((state) => {
     live = state.status === 'connected';

@@ -21,13 +21,22 @@ function formatBytes(bytes) {
   return typeof bytes === 'number' ? `${(bytes / 1048576).toFixed(1)} MB` : '–';
 }
 
+const KEY_PLACEHOLDERS = {
+  required: 'Required: one of the server’s API_KEYS',
+  open: 'Not needed: this server’s API is open',
+};
+const REQUIRED_HINT = 'Required: this server sets API_KEYS. Enter a key to use /notify, /api/* and development tokens.';
+const OPEN_HINT = 'Not needed: this server’s API is open (no API_KEYS, development).';
+
 /**
  * The Server panel and the top bar: /health, /api/status and /api/version on demand, the
- * connection indicator (green/amber/red, socket id, transport), and the API key field.
+ * connection indicator (green/amber/red, socket id, transport), and the API key field,
+ * whose hint follows what /api/version says about the server's API keys.
  */
 export function createServerPanel({ connection, http }) {
   const stat = (id) => byId(`stat-${id}`);
   const status = byId('server-status');
+  const keyInput = byId('api-key');
   const keyHint = byId('api-key-hint');
   const versionChip = byId('version-chip');
   const envChip = byId('env-chip');
@@ -41,12 +50,20 @@ export function createServerPanel({ connection, http }) {
     else delete node.dataset.tone;
   }
 
-  /** Tells whether /api/* needs a key, from what the last protected call answered. */
+  /** The server's mode, from /api/version: the placeholder and hint say what it is before any call fails. */
+  function noteServerMode(apiKeyRequired) {
+    if (typeof apiKeyRequired !== 'boolean') return;
+    http.setApiKeyRequired(apiKeyRequired);
+    keyInput.placeholder = KEY_PLACEHOLDERS[apiKeyRequired ? 'required' : 'open'];
+    if (!keyInput.value) keyHint.textContent = apiKeyRequired ? REQUIRED_HINT : OPEN_HINT;
+  }
+
+  /** Tells whether /api/* takes the key, from what the last protected call answered. */
   function noteApiAccess(reply) {
     if (reply.ok) {
-      keyHint.textContent = byId('api-key').value ? 'Key accepted.' : 'Not needed: this server’s API is open (no API_KEYS, development).';
+      keyHint.textContent = keyInput.value ? 'Key accepted.' : OPEN_HINT;
     } else if (reply.body?.code === 'UNAUTHORIZED') {
-      keyHint.textContent = 'Required: this server sets API_KEYS. Enter a key to use /notify, /api/* and development tokens.';
+      keyHint.textContent = REQUIRED_HINT;
     } else if (reply.body?.code === 'INVALID_API_KEY') {
       keyHint.textContent = 'This key is not one of the server’s API_KEYS.';
     }
@@ -54,7 +71,11 @@ export function createServerPanel({ connection, http }) {
 
   async function check() {
     setStatus(status, 'Checking…');
-    const [health, apiStatus, version] = await Promise.all([http.get('/health'), http.get('/api/status'), http.get('/api/version')]);
+    // The version first: it says whether /api/status needs a key, so the page does not
+    // ask for it without one (a refused request is a console error in every browser).
+    const [health, version] = await Promise.all([http.get('/health'), http.get('/api/version')]);
+    if (version.ok) noteServerMode(version.body?.apiKeyRequired);
+    const apiStatus = await http.get('/api/status');
 
     if (health.ok) setStat('health', health.body?.status ?? 'ok', 'ok');
     else setStat('health', health.status === 0 ? 'unreachable' : health.body?.status ?? `HTTP ${health.status}`, 'bad');
@@ -86,9 +107,12 @@ export function createServerPanel({ connection, http }) {
     indicator.dataset.state = state.status;
     pill.dataset.state = state.status;
     byId('conn-title').textContent = title;
-    const detail = state.status === 'connected'
-      ? [`socket ${state.socketId}`, `transport ${state.transport || '?'}`, state.userId ? `user ${state.userId}` : 'anonymous'].join(' · ')
-      : state.error || 'No socket';
+    // The reason itself is told once, in the Connect panel; here only where to find it.
+    const detail = {
+      connected: [`socket ${state.socketId}`, `transport ${state.transport || '?'}`, state.userId ? `user ${state.userId}` : 'anonymous'].join(' · '),
+      reconnecting: 'Retrying · the reason is under Connect',
+      error: `Refused${state.errorCode ? ` (${state.errorCode})` : ''} · the reason is under Connect`,
+    }[state.status] ?? 'No socket';
     byId('conn-detail').textContent = detail;
     byId('conn-pill-text').textContent = state.status === 'connected'
       ? `Connected · ${state.userId ?? 'anonymous'} · ${state.transport || '?'}`
@@ -99,9 +123,11 @@ export function createServerPanel({ connection, http }) {
     }
   }
 
-  byId('server-form').addEventListener('submit', (event) => {
+  byId('server-form').addEventListener('submit', async (event) => {
     event.preventDefault();
-    void check();
+    await check();
+    // Asked for by a click: bring the answer into view, wherever the panel sits.
+    byId('server-results').scrollIntoView({ block: 'nearest' });
   });
   connection.onState(renderConnection);
 

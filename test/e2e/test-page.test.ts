@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
+import { ARTIFACTS, CHROMIUM, HAS_CHROMIUM, isClosingPollRace, LAUNCH_ARGS, ROOT, screenshot, skippedTitle, WAIT_MS } from './browser.js';
 
 /**
  * The browser test page (public/) driven in Debian's Chromium through playwright-core:
@@ -13,49 +13,16 @@ import { startServer, type TestServer } from '../support/server.js';
  * width and explains itself when opened from file://. Screenshots go to test-artifacts/.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const DOCS_SCREENSHOT = path.join(ROOT, 'docs', 'screenshot-test-page.png');
 /**
  * The README's screenshot is committed, so it is replaced only on request
  * (UPDATE_DOCS_SCREENSHOT=1); otherwise every run would leave a changed binary behind.
  */
 const UPDATE_DOCS_SCREENSHOT = process.env.UPDATE_DOCS_SCREENSHOT === '1';
-/** Upper bound for anything the page should show; generous because CI machines vary. */
-const WAIT_MS = 10_000;
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-/**
- * When the server refuses a connection (CONNECT_ERROR) while the client is still on
- * long-polling, engine.io-client sends its next poll and its close packet at the same
- * moment; if the close is handled first, the server rightly answers the late poll with
- * 400 "Session ID unknown". That is the client library's closing race, not a fault of
- * the page or the server, so it alone is tolerated.
- */
-async function isClosingPollRace(url: string, method: string, status: number, body: () => Promise<string>): Promise<boolean> {
-  if (status !== 400 || method !== 'GET' || !/\/socket\.io\/\?EIO=4&transport=polling&.*sid=/.test(url)) return false;
-  return (await body().catch(() => '')).includes('Session ID unknown');
-}
-
-const screenshot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
-
-const title = HAS_CHROMIUM
-  ? 'test page in a real browser (Chromium)'
-  : `test page in a real browser (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`;
+const title = skippedTitle('test page in a real browser (Chromium)');
 
 describe.skipIf(!HAS_CHROMIUM)(title, () => {
   let t: TestServer;
@@ -87,7 +54,7 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
     page.on('response', async (response) => {
       if (response.status() < 400) return;
       const line = `HTTP ${response.status()} ${response.request().method()} ${response.url()}`;
-      if (await isClosingPollRace(response.url(), response.request().method(), response.status(), () => response.text())) return;
+      if (await isClosingPollRace(response.request(), response.status(), () => response.text())) return;
       problems.push(line);
     });
     return page;
