@@ -1,8 +1,6 @@
-import { mkdir } from 'node:fs/promises';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/server.js';
-import { ARTIFACTS, CHROMIUM, HAS_CHROMIUM, isClosingPollRace, LAUNCH_ARGS, screenshot, shown, skippedTitle, WAIT_MS } from './browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { connectAs, HAS_CHROMIUM, recordProblems, screenshot, shown, skippedTitle, useServerAndBrowser, WAIT_MS } from './browser.js';
 
 /**
  * What a newcomer hit on the test page (issue 10, item 17), in Chromium at 1440×900: the
@@ -59,53 +57,25 @@ const controlNames = (page: Page) =>
   })`);
 
 describe.skipIf(!HAS_CHROMIUM)(skippedTitle('test page, what a newcomer hit (Chromium, 1440×900)'), () => {
-  let t: TestServer;
-  let browser: Browser;
+  const live = useServerAndBrowser();
   const problems: string[] = [];
 
-  beforeAll(async () => {
-    t = await startServer();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
-    await mkdir(ARTIFACTS, { recursive: true });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
-
   async function newPage(): Promise<Page> {
-    const page = await (await browser.newContext({ viewport: WIDE })).newPage();
-    page.on('console', (message) => {
-      // Failed loads are reported with their URL by the response listener below.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('response', async (response) => {
-      if (response.status() < 400) return;
-      if (await isClosingPollRace(response.request(), response.status(), () => response.text())) return;
-      problems.push(`HTTP ${response.status()} ${response.request().method()} ${response.url()}`);
-    });
+    const page = await (await live.browser.newContext({ viewport: WIDE })).newPage();
+    recordProblems(page, problems);
     return page;
   }
 
   async function openAs(userId: string): Promise<Page> {
     const page = await newPage();
-    await page.goto(t.url);
-    await shown(page, '#app');
-    await page.fill('#user-id', userId);
-    await page.click('#dev-token-btn');
-    await expect.poll(() => page.inputValue('#token'), { timeout: WAIT_MS }).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
-    await page.click('#connect-btn');
-    await shown(page, '#conn-indicator[data-state="connected"]');
-    await expect.poll(() => page.textContent('#conn-pill-text'), { timeout: WAIT_MS }).toContain(userId);
+    await connectAs(page, live.server.url, userId);
     return page;
   }
 
   const socketIdOf = async (page: Page) => /socket (\S+)/.exec((await page.textContent('#conn-detail')) ?? '')?.[1];
 
   async function connectionsOf(userId: string): Promise<Connection[]> {
-    const response = await fetch(`${t.url}/api/connections?userId=${userId}`);
+    const response = await fetch(`${live.server.url}/api/connections?userId=${userId}`);
     return ((await response.json()) as { connections: Connection[] }).connections;
   }
 
@@ -158,11 +128,11 @@ describe.skipIf(!HAS_CHROMIUM)(skippedTitle('test page, what a newcomer hit (Chr
     await expect.poll(() => page.textContent('#chat-status'), { timeout: WAIT_MS }).toContain('You already have a chat with gina');
     expect(await page.textContent('#conversation-meta')).toBe(first);
     expect(await page.locator('.session-item[data-peer="gina"]').count()).toBe(1);
-    const listed = await (await fetch(`${t.url}/api/users/frank/sessions`)).json() as { sessions: unknown[] };
+    const listed = await (await fetch(`${live.server.url}/api/users/frank/sessions`)).json() as { sessions: unknown[] };
     expect(listed.sessions).toHaveLength(1);
 
     // A second session between the two, made over REST: both listed, each with its start and id.
-    const created = await fetch(`${t.url}/api/sessions`, {
+    const created = await fetch(`${live.server.url}/api/sessions`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ machineId: 'backend', senderUserId: 'gina', receiverUserId: 'frank' }),
@@ -177,7 +147,7 @@ describe.skipIf(!HAS_CHROMIUM)(skippedTitle('test page, what a newcomer hit (Chr
 
   it('says a refused token once, and gives every control its own name', async () => {
     const page = await newPage();
-    await page.goto(t.url);
+    await page.goto(live.server.url);
     await shown(page, '#app');
     await page.fill('#token', 'not-a-token');
     await page.click('#connect-btn');
@@ -197,7 +167,7 @@ describe.skipIf(!HAS_CHROMIUM)(skippedTitle('test page, what a newcomer hit (Chr
 
   it('serves /favicon.ico, which /docs asks for, as an image the browser decodes', async () => {
     const page = await newPage();
-    await page.goto(`${t.url}/docs`);
+    await page.goto(`${live.server.url}/docs`);
     await shown(page, '.swagger-ui .info');
     // /docs names no icon, so browsers ask for /favicon.ico; headless Chromium does not
     // fetch icons itself, so the page fetches and decodes it as the tab would.
@@ -217,22 +187,10 @@ describe.skipIf(!HAS_CHROMIUM)(skippedTitle('test page, what a newcomer hit (Chr
 });
 
 describe.skipIf(!HAS_CHROMIUM)(skippedTitle('test page with API_KEYS set (Chromium, 1440×900)'), () => {
-  let t: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    t = await startServer({ API_KEYS: API_KEY });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
-    await mkdir(ARTIFACTS, { recursive: true });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
+  const live = useServerAndBrowser({ API_KEYS: API_KEY });
 
   it('says the key is required before anything is refused, and asks for nothing it would be refused', { timeout: 30_000 }, async () => {
-    const page = await (await browser.newContext({ viewport: WIDE })).newPage();
+    const page = await (await live.browser.newContext({ viewport: WIDE })).newPage();
     // Nothing filtered: a refused request is itself a console error ("Failed to load resource").
     const problems: string[] = [];
     page.on('console', (message) => {
@@ -240,7 +198,7 @@ describe.skipIf(!HAS_CHROMIUM)(skippedTitle('test page with API_KEYS set (Chromi
     });
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
 
-    await page.goto(t.url);
+    await page.goto(live.server.url);
     await shown(page, '#app');
     await expect.poll(() => page.textContent('#api-key-hint'), { timeout: WAIT_MS }).toContain('Required: this server sets API_KEYS');
     expect(await page.getAttribute('#api-key', 'placeholder')).toContain('Required');

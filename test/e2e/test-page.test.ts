@@ -1,10 +1,9 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/server.js';
-import { ARTIFACTS, CHROMIUM, HAS_CHROMIUM, isClosingPollRace, LAUNCH_ARGS, ROOT, screenshot, skippedTitle, WAIT_MS } from './browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ARTIFACTS, connectAs, HAS_CHROMIUM, recordProblems, ROOT, screenshot, shown, skippedTitle, useServerAndBrowser, WAIT_MS } from './browser.js';
 
 /**
  * The browser test page (public/) driven in Debian's Chromium through playwright-core:
@@ -25,54 +24,23 @@ const PHONE = { width: 390, height: 844 };
 const title = skippedTitle('test page in a real browser (Chromium)');
 
 describe.skipIf(!HAS_CHROMIUM)(title, () => {
-  let t: TestServer;
-  let browser: Browser;
+  const live = useServerAndBrowser();
   /** Console errors, uncaught exceptions and CSP violations from every served page. */
   const problems: string[] = [];
   let alice: Page;
   let bob: Page;
 
-  beforeAll(async () => {
-    t = await startServer();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
-    await mkdir(ARTIFACTS, { recursive: true });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
-
   async function newPage(viewport: { width: number; height: number }): Promise<Page> {
     // A context per page: separate storage, like two people on two browsers.
-    const page = await (await browser.newContext({ viewport })).newPage();
-    page.on('console', (message) => {
-      // Failed loads are reported with their URL by the response listener below.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('response', async (response) => {
-      if (response.status() < 400) return;
-      const line = `HTTP ${response.status()} ${response.request().method()} ${response.url()}`;
-      if (await isClosingPollRace(response.request(), response.status(), () => response.text())) return;
-      problems.push(line);
-    });
+    const page = await (await live.browser.newContext({ viewport })).newPage();
+    recordProblems(page, problems);
     return page;
   }
-
-  const shown = (page: Page, selector: string) => page.locator(selector).first().waitFor({ state: 'visible', timeout: WAIT_MS });
 
   /** Opens the page in its own browser context, gets a development token for `userId` and connects. */
   async function openAs(userId: string, viewport = DESKTOP): Promise<Page> {
     const page = await newPage(viewport);
-    await page.goto(t.url);
-    await shown(page, '#app');
-    await page.fill('#user-id', userId);
-    await page.click('#dev-token-btn');
-    await expect.poll(() => page.inputValue('#token'), { timeout: WAIT_MS }).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
-    await page.click('#connect-btn');
-    await shown(page, '#conn-indicator[data-state="connected"]');
-    await expect.poll(() => page.textContent('#conn-pill-text'), { timeout: WAIT_MS }).toContain(userId);
+    await connectAs(page, live.server.url, userId);
     return page;
   }
 
@@ -86,7 +54,7 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
     `);
 
   it('says plainly that it must be opened through the server when opened from file://', async () => {
-    const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+    const page = await (await live.browser.newContext({ viewport: DESKTOP })).newPage();
     await page.goto(pathToFileURL(path.join(ROOT, 'public', 'index.html')).href);
     const notice = page.locator('#not-served');
     await notice.waitFor({ state: 'visible', timeout: WAIT_MS });
@@ -135,7 +103,7 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
   });
 
   it('shows a POST /notify from outside on both pages, with the raw JSON on demand', async () => {
-    const response = await fetch(`${t.url}/notify`, {
+    const response = await fetch(`${live.server.url}/notify`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ title: 'Build 512 passed', message: 'All checks are green on main', type: 'success' }),
@@ -168,7 +136,7 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
 
     await alice.click('#copy-curl');
     const curl = await alice.textContent('#curl-preview');
-    expect(curl).toContain(`curl -X POST '${t.url}/api/push'`);
+    expect(curl).toContain(`curl -X POST '${live.server.url}/api/push'`);
     expect(curl).toContain('"userId":"bob"');
     expect(curl).toContain('"event":"deploy:finished"');
   });
@@ -217,7 +185,7 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
   it('shows receiver_unavailable in the sender’s thread once the receiver closes the page', async () => {
     await bob.context().close();
     await expect
-      .poll(async () => ((await (await fetch(`${t.url}/api/users/bob/presence`)).json()) as { online: boolean }).online, { timeout: WAIT_MS })
+      .poll(async () => ((await (await fetch(`${live.server.url}/api/users/bob/presence`)).json()) as { online: boolean }).online, { timeout: WAIT_MS })
       .toBe(false);
 
     await alice.fill('#composer-input', 'Are you still there?');
@@ -230,7 +198,7 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
 
   it('fits a phone screen, explains a refused token, and debugs a connection step by step', { timeout: 30_000 }, async () => {
     const page = await newPage(PHONE);
-    await page.goto(t.url);
+    await page.goto(live.server.url);
     await shown(page, '#app');
     const overflow = () => page.evaluate<boolean>('document.documentElement.scrollWidth > window.innerWidth');
     expect(await overflow()).toBe(false);
@@ -273,32 +241,19 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
 
 describe.skipIf(!HAS_CHROMIUM)(`${title}: API keys required, no anonymous sockets, dark scheme`, () => {
   const API_KEY = 'e2e-key-0123456789abcdef';
-  let t: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    t = await startServer({ API_KEYS: API_KEY, ALLOW_ANONYMOUS: 'false' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
-    await mkdir(ARTIFACTS, { recursive: true });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await t?.close();
-  });
+  const live = useServerAndBrowser({ API_KEYS: API_KEY, ALLOW_ANONYMOUS: 'false' });
 
   it('asks for the key, refuses a socket without a token, and works once the key is given', { timeout: 30_000 }, async () => {
-    const page = await (await browser.newContext({ viewport: DESKTOP, colorScheme: 'dark' })).newPage();
+    const page = await (await live.browser.newContext({ viewport: DESKTOP, colorScheme: 'dark' })).newPage();
     const problems: string[] = [];
     page.on('console', (message) => {
       // The page probes the protected API before a key is entered; those 401s are expected.
       if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console: ${message.text()}`);
     });
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    const shown = (selector: string) => page.locator(selector).first().waitFor({ state: 'visible', timeout: WAIT_MS });
 
-    await page.goto(t.url);
-    await shown('#app');
+    await page.goto(live.server.url);
+    await shown(page, '#app');
     // The dark scheme is applied: the page background is dark.
     const background = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
     const [r = 255, g = 255, b = 255] = (background.match(/\d+/g) ?? []).map(Number);
@@ -313,7 +268,7 @@ describe.skipIf(!HAS_CHROMIUM)(`${title}: API keys required, no anonymous socket
     // No token: anonymous sockets are off, and the page says so in words.
     await page.fill('#token', '');
     await page.click('#connect-btn');
-    await shown('#conn-indicator[data-state="error"]');
+    await shown(page, '#conn-indicator[data-state="error"]');
     expect(await page.textContent('#connect-status')).toContain('This server requires a token');
 
     // With the key: a development token, a connection, and a push the page delivers to itself.
@@ -321,14 +276,14 @@ describe.skipIf(!HAS_CHROMIUM)(`${title}: API keys required, no anonymous socket
     await page.click('#dev-token-btn');
     await expect.poll(() => page.inputValue('#token'), { timeout: WAIT_MS }).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
     await page.click('#connect-btn');
-    await shown('#conn-indicator[data-state="connected"]');
+    await shown(page, '#conn-indicator[data-state="connected"]');
     await page.check('input[name="endpoint"][value="/api/push"]', { force: true });
     await page.fill('#send-target', 'dana');
     await page.fill('#send-event', 'key:check');
     await page.fill('#send-title', 'Sent with an API key');
     await page.click('#send-submit');
     await expect.poll(() => page.textContent('#send-status'), { timeout: WAIT_MS }).toContain('delivered to 1 socket');
-    await shown('.card[data-event="key:check"]');
+    await shown(page, '.card[data-event="key:check"]');
     await expect.poll(() => page.textContent('#api-key-hint'), { timeout: WAIT_MS }).toBe('Key accepted.');
     await page.click('#copy-curl');
     expect(await page.textContent('#curl-preview')).toContain(`X-API-Key: ${API_KEY}`);

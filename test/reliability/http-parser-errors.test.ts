@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/contracts/error-codes.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { openRawTcp, statusOf } from './support/raw-http.js';
 
 /**
  * Requests Node's HTTP parser refuses before Express sees them used to get a bare status
@@ -10,21 +10,16 @@ import { startServer, type TestServer } from '../support/server.js';
  */
 
 /** Writes `raw` on a fresh connection and resolves with everything answered until the server closes it. */
-function exchange(port: number, raw: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(raw));
-    let received = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (received += chunk));
-    socket.on('close', () => resolve(received));
-    socket.on('error', reject);
-  });
+async function exchange(port: number, raw: string): Promise<string> {
+  const answer = await openRawTcp(port, raw);
+  await answer.closed;
+  return answer.text();
 }
 
 function parse(answer: string): { status: number; headers: string; body: { code?: string; success?: boolean; requestId?: string } } {
   const split = answer.indexOf('\r\n\r\n');
   return {
-    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]),
+    status: statusOf(answer),
     headers: answer.slice(0, split),
     body: JSON.parse(answer.slice(split + 4)) as { code?: string },
   };

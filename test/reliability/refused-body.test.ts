@@ -1,6 +1,6 @@
-import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.js';
+import { openRawTcp, statusOf } from './support/raw-http.js';
 
 /**
  * Item 2 of issue 10 (the HTTP routing half): a request refused before its body was read
@@ -13,44 +13,12 @@ import { startServer, type TestServer } from '../support/server.js';
 
 const KEY = 'refused-body-key-0123456789';
 
-interface RawExchange {
-  /** Everything the server sent. */
-  text(): string;
-  /** Resolves once the server has ended or reset the connection. */
-  closed: Promise<void>;
-  socket: Socket;
-}
-
 /**
- * Opens a raw TCP connection, writes `head` (request line and headers) plus `partialBody`,
- * then, unless `drip` is empty, `drip` (one more body byte) every 200 ms until the server
- * ends the connection.
+ * Writes `head` (request line and headers) plus `partialBody` on a raw connection, then,
+ * unless `drip` is empty, `drip` (one more body byte) every 200 ms until the server ends it.
  */
-function rawRequest(t: TestServer, head: string, partialBody: string, drip = ' '): Promise<RawExchange> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(t.port, '127.0.0.1');
-    let received = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (received += chunk));
-    let dripper: NodeJS.Timeout | undefined;
-    const closed = new Promise<void>((done) => {
-      const finish = () => {
-        clearInterval(dripper);
-        done();
-      };
-      // A reset (the server closing with our body bytes in flight) counts as closed too.
-      socket.on('error', finish);
-      socket.on('end', finish);
-      socket.on('close', finish);
-    });
-    socket.once('connect', () => {
-      socket.write(`${head}\r\n\r\n${partialBody}`);
-      if (drip !== '') dripper = setInterval(() => socket.writable && socket.write(drip), 200);
-      resolve({ text: () => received, closed, socket });
-    });
-    socket.once('error', reject);
-  });
-}
+const rawRequest = (t: TestServer, head: string, partialBody: string, drip = ' ') =>
+  openRawTcp(t.port, `${head}\r\n\r\n${partialBody}`, { pieces: drip === '' ? [] : [drip], everyMs: 200 });
 
 const slowPost = (t: TestServer, path: string, headers: string[]) =>
   rawRequest(
@@ -58,10 +26,6 @@ const slowPost = (t: TestServer, path: string, headers: string[]) =>
     [`POST ${path} HTTP/1.1`, `Host: 127.0.0.1:${t.port}`, 'Content-Type: application/json', 'Content-Length: 4096', ...headers].join('\r\n'),
     '{"event":"x","da',
   );
-
-function statusOf(response: string): number {
-  return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
-}
 
 let t: TestServer | undefined;
 afterEach(async () => {

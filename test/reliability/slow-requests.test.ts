@@ -1,8 +1,8 @@
-import { connect, type Socket } from 'node:net';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient, emitWithAck, type TestSocket } from '../support/client.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { openRawTcp, statusOf } from './support/raw-http.js';
 
 /**
  * Item 2 of issue 10 (the server timeouts half): Node's default `requestTimeout` held a
@@ -17,45 +17,8 @@ import { startServer, type TestServer } from '../support/server.js';
 const SHORT = { HTTP_HEADERS_TIMEOUT_MS: '300', HTTP_REQUEST_TIMEOUT_MS: '600', HTTP_KEEP_ALIVE_TIMEOUT_MS: '300' };
 const KEY = 'slow-requests-key-0123456789';
 
-interface SlowClient {
-  /** Everything the server sent. */
-  text(): string;
-  /** Resolves once the server has ended or reset the connection. */
-  closed: Promise<void>;
-  socket: Socket;
-}
-
 /** Opens a raw TCP connection, writes `opening`, then `drip` a byte at a time every 50 ms until the server closes it. */
-function slowClient(t: TestServer, opening: string, drip: string): Promise<SlowClient> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(t.port, '127.0.0.1');
-    let received = '';
-    let sent = 0;
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (received += chunk));
-    let dripper: NodeJS.Timeout | undefined;
-    const closed = new Promise<void>((done) => {
-      const finish = () => {
-        clearInterval(dripper);
-        done();
-      };
-      // A reset (the server closing with our bytes in flight) is a close too.
-      socket.on('error', finish);
-      socket.on('end', finish);
-      socket.on('close', finish);
-    });
-    socket.once('connect', () => {
-      if (opening !== '') socket.write(opening);
-      if (drip !== '') {
-        dripper = setInterval(() => {
-          if (socket.writable) socket.write(drip[sent++ % drip.length]!);
-        }, 50);
-      }
-      resolve({ text: () => received, closed, socket });
-    });
-    socket.once('error', reject);
-  });
-}
+const slowClient = (t: TestServer, opening: string, drip: string) => openRawTcp(t.port, opening, { pieces: [...drip], everyMs: 50 });
 
 const slowBody = (t: TestServer, headers: string[] = []) =>
   slowClient(
@@ -64,7 +27,6 @@ const slowBody = (t: TestServer, headers: string[] = []) =>
     'a',
   );
 
-const statusOf = (response: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
 /** The catalog code of a raw answer's JSON body. */
 const codeOf = (response: string) => (JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { code?: string }).code;
 

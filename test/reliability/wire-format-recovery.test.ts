@@ -1,10 +1,10 @@
 import request from 'supertest';
-import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppSocket } from '../../src/realtime/socket-types.js';
-import { emitWithAck, serverSawDisconnect, waitFor, type TestSocket } from '../support/client.js';
+import { emitWithAck, serverSawDisconnect, waitFor } from '../support/client.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
+import { CONNECT, connectRecorded, dropEngine, type RecordedClient } from './support/wire-packets.js';
 
 /**
  * Item 14 of issue 10, the other side: connection state recovery is opt-in
@@ -13,45 +13,11 @@ import { TEST_SECRET, signToken } from '../support/tokens.js';
  * in, each gets its own form of the same event.
  */
 
-interface WirePacket {
-  type: number;
-  data?: unknown;
-  id?: number;
-}
-const CONNECT = 0;
-const EVENT = 2;
-
-interface RecordedClient {
-  socket: TestSocket;
-  packets: WirePacket[];
-  /** Raw `[event, ...args]` of every EVENT packet named `event` received so far. */
-  eventsNamed(event: string): unknown[][];
-}
-
-async function connectRecorded(url: string, auth: Record<string, unknown>): Promise<RecordedClient> {
-  const socket: TestSocket = io(url, { auth, transports: ['websocket'], forceNew: true, reconnection: false });
-  const packets: WirePacket[] = [];
-  (socket.io as unknown as { on(event: 'packet', listener: (packet: WirePacket) => void): void }).on('packet', (packet) =>
-    packets.push(packet),
-  );
-  const greeted = waitFor(socket, 'connection_status');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  await greeted;
-  const eventsNamed = (event: string) =>
-    packets
-      .filter((packet) => packet.type === EVENT && Array.isArray(packet.data) && packet.data[0] === event)
-      .map((packet) => packet.data as unknown[]);
-  return { socket, packets, eventsNamed };
-}
-
 /** Drops the transport the way a network blip would, and resolves once the server has seen it go. */
 async function dropTransport(t: TestServer, client: RecordedClient): Promise<void> {
   const goneOnServer = serverSawDisconnect(t.server.io, client.socket);
   const goneOnClient = waitFor(client.socket, 'disconnect');
-  (client.socket.io as unknown as { engine: { close(): void } }).engine.close();
+  dropEngine(client);
   await Promise.all([goneOnServer, goneOnClient]);
 }
 

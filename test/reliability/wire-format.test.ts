@@ -1,9 +1,9 @@
 import request from 'supertest';
-import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emitWithAck, serverSawDisconnect, type TestSocket } from '../support/client.js';
+import { emitWithAck, serverSawDisconnect } from '../support/client.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
+import { CONNECT, EVENT, connectRecorded, dropEngine, type RecordedClient } from './support/wire-packets.js';
 
 /**
  * Item 14 of issue 10: with connection state recovery on for everybody, Socket.IO appended
@@ -11,48 +11,6 @@ import { TEST_SECRET, signToken } from '../support/tokens.js';
  * reply. A client that does not ask for recovery must get each event as exactly its
  * payload, on every delivery path: HTTP pushes, direct replies and relays.
  */
-
-/** A decoded Socket.IO packet as socket.io-client's manager sees it. */
-interface WirePacket {
-  type: number;
-  data?: unknown;
-  id?: number;
-}
-const CONNECT = 0;
-const EVENT = 2;
-
-interface RecordedClient {
-  socket: TestSocket;
-  /** Every packet that reached the client, the CONNECT reply included. */
-  packets: WirePacket[];
-  /** Resolves with the handler arguments of the next `event`, exactly as a listener gets them. */
-  nextArgs(event: string): Promise<unknown[]>;
-}
-
-/** Connects socket.io-client with `auth` as given, recording the raw packets from the first one. */
-async function connectRecorded(url: string, auth: Record<string, unknown>): Promise<RecordedClient> {
-  const socket: TestSocket = io(url, { auth, transports: ['websocket'], forceNew: true, reconnection: false });
-  const packets: WirePacket[] = [];
-  (socket.io as unknown as { on(event: 'packet', listener: (packet: WirePacket) => void): void }).on('packet', (packet) =>
-    packets.push(packet),
-  );
-  const nextArgs = (event: string) =>
-    new Promise<unknown[]>((resolve) => {
-      const listener = (name: string, ...args: unknown[]) => {
-        if (name !== event) return;
-        socket.offAny(listener);
-        resolve(args);
-      };
-      socket.onAny(listener);
-    });
-  const greeted = nextArgs('connection_status');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  await greeted;
-  return { socket, packets, nextArgs };
-}
 
 describe('a client that does not ask for recovery gets exactly the payload', () => {
   let t: TestServer;
@@ -131,7 +89,7 @@ describe('a client that does not ask for recovery gets exactly the payload', () 
     const carol = await connectRecorded(t.url, { token: signToken({ userId: 'carol' }) });
     // Socket.IO persists a session before it emits `disconnect` on the server side.
     const gone = serverSawDisconnect(t.server.io, carol.socket);
-    (carol.socket.io as unknown as { engine: { close(): void } }).engine.close();
+    dropEngine(carol);
     await gone;
     const sessions = (t.server.io.of('/').adapter as unknown as { sessions: Map<unknown, unknown> }).sessions;
     expect([...sessions.keys()]).toEqual([]);
