@@ -82,3 +82,18 @@ export interface InboxStore {
   /** Resolves true when the owner's notification existed and is now gone. */
   remove(owner: InboxOwner, id: string): Promise<boolean>;
 }
+
+/**
+ * What a store tells the composition root (metrics) after each change has become durable:
+ * numbers of notifications, never their content.
+ */
+export interface InboxStoreObserver {
+  stored(count: number): void;
+  read(count: number): void;
+  /** Removed by their owner. */
+  deleted(count: number): void;
+  /** Removed by retention: past `expiresAt` or the retention period, or beyond the per-user cap. */
+  expired(count: number, reason: 'expired' | 'over_cap'): void;
+  /** Seconds from a write's call until it was durable (or failed). */
+  writeLatency(seconds: number): void;
+}

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { InboxStoreObserver } from '../domain/inbox-store.js';
 
 /**
  * Prometheus metrics, one registry per server instance. Methods are named after what
@@ -15,6 +16,8 @@ export interface Metrics {
   markSocketError(code: string): void;
   /** Exports the chat store's in-memory index size, read at each scrape. */
   watchChatIndex(read: () => { sessions: number; messages: number }): void;
+  /** What the notification inbox store did, once durable; the composition root hands it to the store. */
+  readonly inboxStore: InboxStoreObserver;
 }
 
 const MAX_EVENT_LABELS = 200;
@@ -66,6 +69,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
 
+  const inboxNotifications = (name: string, help: string, labelNames: readonly string[] = []) =>
+    new Counter({ name: `inbox_notifications_${name}_total`, help, labelNames, registers: [registry] });
+  const inboxStored = inboxNotifications('stored', 'Notifications stored in inboxes');
+  const inboxRead = inboxNotifications('read', 'Inbox notifications marked read');
+  const inboxDeleted = inboxNotifications('deleted', 'Inbox notifications deleted by their owner');
+  const inboxExpired = inboxNotifications('expired', 'Inbox notifications removed by retention: expired, or beyond INBOX_MAX_PER_USER (over_cap)', ['reason']);
+  const inboxWriteDuration = new Histogram({
+    name: 'inbox_store_write_duration_seconds',
+    help: 'Time from an inbox write being asked until it was durable (or failed), group commit included',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+
   const seenEvents = new Set<string>();
   const eventLabel = (event: string) => {
     if (seenEvents.has(event)) return event;
@@ -95,6 +111,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     markSocketError(code) {
       socketErrors.inc({ code });
+    },
+    inboxStore: {
+      stored: (count) => inboxStored.inc(count),
+      read: (count) => inboxRead.inc(count),
+      deleted: (count) => inboxDeleted.inc(count),
+      expired: (count, reason) => inboxExpired.inc({ reason }, count),
+      writeLatency: (seconds) => inboxWriteDuration.observe(seconds),
     },
     watchChatIndex(read) {
       new Gauge({

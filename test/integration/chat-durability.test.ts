@@ -122,7 +122,9 @@ describe('chat durability through the real server', () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mount]);
     try {
       const dataDir = path.join(mount, 'chat');
-      const t = await startServer({ JWT_SECRET: TEST_SECRET, CHAT_SESSIONS_DIR: dataDir, CHAT_MESSAGES_PER_USER_PER_MINUTE: '100000' });
+      // The inbox database would sit in CHAT_SESSIONS_DIR and take much of this small disk.
+      const inboxDb = path.join(await tempDir(), 'inbox.sqlite');
+      const t = await startServer({ JWT_SECRET: TEST_SECRET, CHAT_SESSIONS_DIR: dataDir, CHAT_MESSAGES_PER_USER_PER_MINUTE: '100000', INBOX_DB_PATH: inboxDb });
       const filler = path.join(mount, 'filler');
       try {
         const alice = await connectClient(t.url, { auth: { token: signToken({ userId: 'alice' }) } });

@@ -36,7 +36,9 @@ export async function scanSessionsDir(root: string, options: { logger: Logger; c
   for (const entry of await readdir(root, { withFileTypes: true })) {
     if (entry.isDirectory() && isSessionDirName(entry.name)) sessionDirs.push(entry.name);
     else if (entry.isDirectory() && entry.name.startsWith(DELETED_DIR_PREFIX)) unfinishedDeletes.push(entry.name);
-    else if (!entry.name.startsWith('.')) foreign.push(entry.name);
+    // Files are other stores' (the inbox database lives here by default): only a directory
+    // could be mistaken for a session.
+    else if (entry.isDirectory() && !entry.name.startsWith('.')) foreign.push(entry.name);
   }
   if (foreign.length > 0) {
     logger.warn({ count: foreign.length, examples: foreign.slice(0, 5) }, 'CHAT_SESSIONS_DIR holds entries that are not sessions; ignored');

@@ -1,0 +1,578 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock } from '../../domain/clock.js';
+import type {
+  IdempotentResult,
+  InboxOwner,
+  InboxStore,
+  InboxStoreObserver,
+  NewNotification,
+  NotificationPriority,
+  NotificationRecord,
+} from '../../domain/inbox-store.js';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import { migrateInboxSchema } from './inbox-schema.js';
+import { toStoreError } from './sqlite-errors.js';
+import { createWriteBatcher, type WriteBatcher } from './write-batcher.js';
+
+export interface SqliteInboxStoreOptions {
+  /** The database file (INBOX_DB_PATH); its directory is created when missing. */
+  file: string;
+  /** INBOX_MAX_PER_USER: notifications kept per inbox. */
+  maxPerUser: number;
+  /** INBOX_TTL_DAYS in milliseconds: how long a notification, and an idempotency key, is kept at most. */
+  retentionMs: number;
+  clock: Clock;
+  logger: Logger;
+  observer?: InboxStoreObserver | undefined;
+  /** How often expired rows are deleted (default one minute); lists and counts leave them out meanwhile. */
+  purgeIntervalMs?: number;
+  /** SQLite's page cache (default 16 MiB): the store's only memory that grows with use, and it is capped. */
+  cacheKiB?: number;
+}
+
+/** The SQLite inbox, with the purge its timer runs exposed so tests and operators can run it at once. */
+export interface SqliteInboxStore extends InboxStore {
+  /** Deletes every notification and idempotency key expired by now; resolves with the notifications deleted. */
+  purgeExpired(): Promise<number>;
+}
+
+/** Notifications written per transaction at most, unless one append alone is larger (see write-batcher.ts). */
+const MAX_BATCH_WEIGHT = 1_000;
+/** Rows one purge transaction deletes at most, so a purge after a long pause never blocks the event loop for long. */
+const PURGE_CHUNK = 1_000;
+/**
+ * How long a statement waits for another connection's lock before failing with
+ * SQLITE_BUSY. better-sqlite3 waits synchronously, blocking the event loop, so it is short:
+ * only an outside tool (a backup, the sqlite3 shell) ever holds the lock.
+ */
+const BUSY_TIMEOUT_MS = 250;
+/** A checkpointed WAL is truncated to this, so one burst does not leave a large file behind. */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/** Ids are the rowid as a plain decimal string; anything else never named a notification here. */
+const ID_PATTERN = /^[1-9][0-9]{0,15}$/;
+
+interface NotificationRow {
+  id: number;
+  type: string;
+  priority: string | null;
+  title: string | null;
+  message: string | null;
+  data: string | null;
+  event: string;
+  created_at: number;
+  read_at: number | null;
+  expires_at: number | null;
+}
+
+interface OwnerKey {
+  tenant: string;
+  user: string;
+}
+
+/** What a write did, reported to the observer once it is durable. */
+interface Effects {
+  stored?: number;
+  read?: number;
+  deleted?: number;
+  expired?: number;
+  overCap?: number;
+}
+
+type AppendResult = Awaited<ReturnType<InboxStore['append']>>;
+
+function parseId(id: string): number | undefined {
+  if (!ID_PATTERN.test(id)) return undefined;
+  const value = Number(id);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+function ownerKey(owner: InboxOwner): OwnerKey {
+  return { tenant: owner.tenantId ?? '', user: owner.userId };
+}
+
+function parseTime(iso: string, field: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new AppError('INVALID_REQUEST', `${field} must be an ISO 8601 time`);
+  return ms;
+}
+
+function toRecord(owner: OwnerKey, row: NotificationRow): NotificationRecord {
+  return {
+    id: String(row.id),
+    userId: owner.user,
+    ...(owner.tenant !== '' ? { tenantId: owner.tenant } : {}),
+    type: row.type,
+    ...(row.priority !== null ? { priority: row.priority as NotificationPriority } : {}),
+    ...(row.title !== null ? { title: row.title } : {}),
+    ...(row.message !== null ? { message: row.message } : {}),
+    ...(row.data !== null ? { data: JSON.parse(row.data) as unknown } : {}),
+    event: row.event,
+    createdAt: new Date(row.created_at).toISOString(),
+    readAt: row.read_at === null ? null : new Date(row.read_at).toISOString(),
+    ...(row.expires_at !== null ? { expiresAt: new Date(row.expires_at).toISOString() } : {}),
+  };
+}
+
+function isIdempotentResult(value: unknown): value is IdempotentResult {
+  if (typeof value !== 'object' || value === null || !('notificationIds' in value)) return false;
+  const ids: unknown = value.notificationIds;
+  return Array.isArray(ids) && ids.every((id) => typeof id === 'string');
+}
+
+const ROW_COLUMNS = 'id, type, priority, title, message, data, event, created_at, read_at, expires_at';
+
+/**
+ * Which notifications still count, at `@now`: newer than the retention boundary (see
+ * inbox-schema.ts), and not past their own `expires_at`.
+ */
+const LIVE = 'id > @boundary AND (expires_at IS NULL OR expires_at > @now)';
+
+/** Where a query stands: the time, and the greatest id old enough to have left the retention period (0: none). */
+interface Moment {
+  now: number;
+  boundary: number;
+}
+
+/** The statements the store runs, prepared once when it opens. */
+function prepareStatements(db: Database.Database) {
+  // INDEXED BY pins the index that walks an inbox's rows in id order (unread ones only,
+  // where asked): left to itself, SQLite may choose another and sort.
+  const byInbox = 'notifications INDEXED BY notifications_by_inbox';
+  const unreadByInbox = 'notifications INDEXED BY notifications_unread_by_inbox';
+  type Inbox = { inbox: number };
+  return {
+    boundary: db
+      .prepare<{ cutoff: number }, number>(
+        'SELECT id FROM notifications INDEXED BY notifications_by_creation WHERE created_at <= @cutoff ORDER BY created_at DESC, id DESC LIMIT 1',
+      )
+      .pluck(),
+    lastCreatedAt: db.prepare<[], number | null>('SELECT max(created_at) FROM notifications').pluck(),
+    inboxOf: db.prepare<OwnerKey, { id: number; unread: number }>('SELECT id, unread FROM inboxes WHERE tenant_id = @tenant AND user_id = @user'),
+    insert: db.prepare<{
+      inbox: number;
+      type: string;
+      priority: string | null;
+      title: string | null;
+      message: string | null;
+      data: string | null;
+      event: string;
+      createdAt: number;
+      expiresAt: number | null;
+    }>(
+      `INSERT INTO notifications (inbox_id, type, priority, title, message, data, event, created_at, expires_at)
+       VALUES (@inbox, @type, @priority, @title, @message, @data, @event, @createdAt, @expiresAt)`,
+    ),
+    page: db.prepare<Inbox & Moment & { before: number; limit: number }, NotificationRow>(
+      `SELECT ${ROW_COLUMNS} FROM ${byInbox} WHERE inbox_id = @inbox AND id < @before AND ${LIVE} ORDER BY id DESC LIMIT @limit`,
+    ),
+    unreadPage: db.prepare<Inbox & Moment & { before: number; limit: number }, NotificationRow>(
+      `SELECT ${ROW_COLUMNS} FROM ${unreadByInbox} WHERE inbox_id = @inbox AND read_at IS NULL AND id < @before AND ${LIVE} ORDER BY id DESC LIMIT @limit`,
+    ),
+    one: db.prepare<Inbox & Moment & { id: number }, NotificationRow>(`SELECT ${ROW_COLUMNS} FROM notifications WHERE id = @id AND inbox_id = @inbox AND ${LIVE}`),
+    // What the inbox's unread counter still includes but no longer counts: expired rows
+    // not yet purged, few because the purge runs every minute, each group found through
+    // an index range, so a count costs the same with 1,000 unread as with none.
+    expiredUnread: db
+      .prepare<Inbox & Moment, number>(
+        `SELECT (SELECT count(*) FROM ${unreadByInbox} WHERE inbox_id = @inbox AND read_at IS NULL AND id <= @boundary)
+              + (SELECT count(*) FROM notifications INDEXED BY notifications_expiring_by_inbox
+                  WHERE inbox_id = @inbox AND expires_at IS NOT NULL AND expires_at <= @now AND read_at IS NULL AND id > @boundary)`,
+      )
+      .pluck(),
+    markOne: db.prepare<Inbox & Moment & { id: number; readAt: number }>(
+      `UPDATE notifications SET read_at = @readAt WHERE id = @id AND inbox_id = @inbox AND read_at IS NULL AND ${LIVE}`,
+    ),
+    markAll: db.prepare<Inbox & Moment & { readAt: number }, { id: number }>(
+      `UPDATE ${unreadByInbox} SET read_at = @readAt WHERE inbox_id = @inbox AND read_at IS NULL AND ${LIVE} RETURNING id`,
+    ),
+    removeOne: db.prepare<Inbox & Moment & { id: number }, { unread: number }>(
+      `DELETE FROM notifications WHERE id = @id AND inbox_id = @inbox AND ${LIVE} RETURNING read_at IS NULL AS unread`,
+    ),
+    removeInboxOld: db.prepare<Inbox & { boundary: number }, { unread: number }>(
+      `DELETE FROM ${byInbox} WHERE inbox_id = @inbox AND id <= @boundary RETURNING read_at IS NULL AS unread`,
+    ),
+    removeInboxExpiring: db.prepare<Inbox & { now: number }, { unread: number }>(
+      `DELETE FROM notifications INDEXED BY notifications_expiring_by_inbox
+       WHERE inbox_id = @inbox AND expires_at IS NOT NULL AND expires_at <= @now RETURNING read_at IS NULL AS unread`,
+    ),
+    evictOldestRead: db.prepare<Inbox & { n: number }>(
+      `DELETE FROM notifications WHERE id IN
+         (SELECT id FROM notifications INDEXED BY notifications_read_by_inbox WHERE inbox_id = @inbox AND read_at IS NOT NULL ORDER BY id LIMIT @n)`,
+    ),
+    evictOldestUnread: db.prepare<Inbox & { n: number }>(
+      `DELETE FROM notifications WHERE id IN (SELECT id FROM ${unreadByInbox} WHERE inbox_id = @inbox AND read_at IS NULL ORDER BY id LIMIT @n)`,
+    ),
+    purgeOld: db.prepare<{ boundary: number; n: number }, { inbox_id: number; unread: number }>(
+      `DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE id <= @boundary ORDER BY id LIMIT @n)
+       RETURNING inbox_id, read_at IS NULL AS unread`,
+    ),
+    purgeExpiring: db.prepare<{ now: number; n: number }, { inbox_id: number; unread: number }>(
+      `DELETE FROM notifications WHERE id IN
+         (SELECT id FROM notifications INDEXED BY notifications_expiring WHERE expires_at IS NOT NULL AND expires_at <= @now LIMIT @n)
+       RETURNING inbox_id, read_at IS NULL AS unread`,
+    ),
+    inboxUp: db.prepare<OwnerKey & { n: number }, { id: number; total: number }>(
+      `INSERT INTO inboxes (tenant_id, user_id, total, unread) VALUES (@tenant, @user, @n, @n)
+       ON CONFLICT (tenant_id, user_id) DO UPDATE SET total = total + excluded.total, unread = unread + excluded.unread
+       RETURNING id, total`,
+    ),
+    inboxDown: db.prepare<Inbox & { total: number; unread: number }>('UPDATE inboxes SET total = total - @total, unread = unread - @unread WHERE id = @inbox'),
+    forgetEmptyInbox: db.prepare<Inbox>('DELETE FROM inboxes WHERE id = @inbox AND total <= 0'),
+    idempotentResult: db
+      .prepare<{ key: string; now: number }, string>('SELECT result FROM idempotency_keys WHERE key = @key AND expires_at > @now')
+      .pluck(),
+    rememberResult: db.prepare<{ key: string; result: string; expiresAt: number }>(
+      'INSERT OR REPLACE INTO idempotency_keys (key, result, expires_at) VALUES (@key, @result, @expiresAt)',
+    ),
+    purgeKeys: db.prepare<{ now: number; n: number }>(
+      'DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys WHERE expires_at <= @now LIMIT @n)',
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/**
+ * The notification inbox in an embedded SQLite database (better-sqlite3), chosen over the
+ * chat store's append-only logs because an inbox is mutable (read, deleted, expired),
+ * paged newest first and counted: an indexed table does all of it in place.
+ *
+ * Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync) when it
+ * returns, and a SIGKILL at any moment leaves a database that opens with every committed
+ * transaction. Writes are group-committed (write-batcher.ts): everything asked in one turn
+ * of the event loop is one transaction, one fsync; `append` of 1,000 recipients is one.
+ *
+ * Unread counts: a per-inbox counter kept in the same transactions as the rows, minus the
+ * inbox's expired unread rows not yet purged (index ranges over just those), so counts
+ * are exact at every moment, cost O(1) in the inbox's size, and a read never writes.
+ *
+ * Memory: nothing per notification or per user is held in the process; SQLite's page
+ * cache is capped (`cacheKiB`) and memory-mapped I/O stays off.
+ */
+export function createSqliteInboxStore(options: SqliteInboxStoreOptions): SqliteInboxStore {
+  const { file, clock, logger, observer, maxPerUser, retentionMs } = options;
+  const purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+  let state: 'new' | 'open' | 'closing' | 'closed' = 'new';
+  let db: Database.Database | undefined;
+  let sql: Statements | undefined;
+  let batcher: WriteBatcher | undefined;
+  let cancelPurge: (() => void) | undefined;
+  let purging: Promise<number> | undefined;
+  let closing: Promise<void> | undefined;
+  /** The newest created_at stored: new rows never get an older one, even if the clock steps back (see inbox-schema.ts). */
+  let lastCreatedAt = 0;
+
+  function opened(): { sql: Statements; batcher: WriteBatcher } {
+    if (state !== 'open' || sql === undefined || batcher === undefined) {
+      throw new AppError('STORAGE_UNAVAILABLE', 'Storage unavailable: the notification inbox is not open');
+    }
+    return { sql, batcher };
+  }
+
+  function momentOf(s: Statements): Moment {
+    const now = clock.now();
+    return { now, boundary: s.boundary.get({ cutoff: now - retentionMs }) ?? 0 };
+  }
+
+  function report(effects: Effects): void {
+    if (observer === undefined) return;
+    if (effects.stored) observer.stored(effects.stored);
+    if (effects.read) observer.read(effects.read);
+    if (effects.deleted) observer.deleted(effects.deleted);
+    if (effects.expired) observer.expired(effects.expired, 'expired');
+    if (effects.overCap) observer.expired(effects.overCap, 'over_cap');
+  }
+
+  /** Runs `run` in the next group-committed transaction; resolves once it is durable. */
+  async function write<T>(action: string, weight: number, run: (s: Statements, moment: Moment) => { value: T; effects?: Effects }): Promise<T> {
+    const store = opened();
+    const { value, effects } = await store.batcher.write(action, () => run(store.sql, momentOf(store.sql)), weight);
+    if (effects !== undefined) report(effects);
+    return value;
+  }
+
+  /** Runs `run` on the owner's inbox now; `empty` when the owner has none. */
+  function read<T>(action: string, owner: OwnerKey, empty: T, run: (s: Statements, inbox: { id: number; unread: number }, moment: Moment) => T): T {
+    const store = opened();
+    try {
+      const inbox = store.sql.inboxOf.get(owner);
+      return inbox === undefined ? empty : run(store.sql, inbox, momentOf(store.sql));
+    } catch (err) {
+      throw toStoreError(action, err);
+    }
+  }
+
+  function countDown(s: Statements, inbox: number, total: number, unread: number): void {
+    if (total === 0 && unread === 0) return;
+    s.inboxDown.run({ inbox, total, unread });
+    if (total > 0) s.forgetEmptyInbox.run({ inbox });
+  }
+
+  /** Counts deleted rows, and how many of them were unread. */
+  const tally = (rows: readonly { unread: number }[]) => ({ total: rows.length, unread: rows.filter((row) => row.unread === 1).length });
+
+  /**
+   * For an inbox whose rows (expired ones included) outnumber the cap: drops its expired
+   * rows, then, while it still holds more than the cap, its oldest read notifications,
+   * then its oldest unread ones.
+   */
+  function enforceRetention(s: Statements, inbox: number, rows: number, moment: Moment): { expired: number; overCap: number } {
+    const gone = tally([...s.removeInboxOld.all({ inbox, boundary: moment.boundary }), ...s.removeInboxExpiring.all({ inbox, now: moment.now })]);
+    const over = rows - gone.total - maxPerUser;
+    const oldestRead = over > 0 ? s.evictOldestRead.run({ inbox, n: over }).changes : 0;
+    const oldestUnread = over > oldestRead ? s.evictOldestUnread.run({ inbox, n: over - oldestRead }).changes : 0;
+    countDown(s, inbox, gone.total + oldestRead + oldestUnread, gone.unread + oldestUnread);
+    return { expired: gone.total, overCap: oldestRead + oldestUnread };
+  }
+
+  function countDownPurged(s: Statements, rows: readonly { inbox_id: number; unread: number }[]): void {
+    const byInbox = new Map<number, { total: number; unread: number }>();
+    for (const row of rows) {
+      const entry = byInbox.get(row.inbox_id) ?? { total: 0, unread: 0 };
+      entry.total += 1;
+      entry.unread += row.unread;
+      byInbox.set(row.inbox_id, entry);
+    }
+    for (const [inbox, { total, unread }] of byInbox) countDown(s, inbox, total, unread);
+  }
+
+  function purgeChunk(s: Statements, moment: Moment): { value: number; effects: Effects } {
+    const old = s.purgeOld.all({ boundary: moment.boundary, n: PURGE_CHUNK });
+    const expiring = old.length < PURGE_CHUNK ? s.purgeExpiring.all({ now: moment.now, n: PURGE_CHUNK - old.length }) : [];
+    countDownPurged(s, [...old, ...expiring]);
+    s.purgeKeys.run({ now: moment.now, n: PURGE_CHUNK });
+    const purged = old.length + expiring.length;
+    return { value: purged, effects: { expired: purged } };
+  }
+
+  async function purgeAll(): Promise<number> {
+    let purged = 0;
+    for (;;) {
+      if (state !== 'open') return purged;
+      const deleted = await write('delete expired notifications', PURGE_CHUNK, purgeChunk);
+      purged += deleted;
+      if (deleted < PURGE_CHUNK) return purged;
+    }
+  }
+
+  function purgeExpired(): Promise<number> {
+    purging ??= purgeAll().finally(() => {
+      purging = undefined;
+    });
+    return purging;
+  }
+
+  function schedulePurge(): void {
+    cancelPurge = clock.schedule(() => {
+      purgeExpired()
+        .catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'))
+        .finally(() => {
+          if (state === 'open') schedulePurge();
+        });
+    }, purgeIntervalMs);
+  }
+
+  function openDatabase(): Database.Database {
+    const opening = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    try {
+      const mode = opening.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`SQLite refused write-ahead logging (journal_mode is ${String(mode)})`);
+      opening.pragma('synchronous = FULL');
+      opening.pragma(`cache_size = -${options.cacheKiB ?? 16 * 1024}`);
+      opening.pragma('mmap_size = 0');
+      opening.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+      migrateInboxSchema(opening, file);
+      return opening;
+    } catch (err) {
+      opening.close();
+      throw err;
+    }
+  }
+
+  return {
+    async open() {
+      if (state !== 'new') throw new Error('An inbox store can be opened once');
+      try {
+        await mkdir(path.dirname(file), { recursive: true });
+        db = openDatabase();
+        sql = prepareStatements(db);
+        lastCreatedAt = sql.lastCreatedAt.get() ?? 0;
+      } catch (err) {
+        state = 'closed';
+        db?.close();
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new AppError('STORAGE_UNAVAILABLE', `Cannot open the notification inbox database ${file}: ${reason}`, { cause: err });
+      }
+      batcher = createWriteBatcher(db, {
+        maxWeight: MAX_BATCH_WEIGHT,
+        onStorageFailure: (err, writes) =>
+          logger.error({ err, writes }, 'notification inbox write failed; the node reports unready until a write succeeds'),
+        onSettled: (seconds) => observer?.writeLatency(seconds),
+      });
+      state = 'open';
+      schedulePurge();
+      // Whatever expired while the server was down goes now rather than at the first tick.
+      purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'));
+    },
+
+    close() {
+      if (state === 'new' || state === 'closed') {
+        state = 'closed';
+        return closing ?? Promise.resolve();
+      }
+      closing ??= (async () => {
+        state = 'closing';
+        cancelPurge?.();
+        await batcher?.drain();
+        try {
+          db?.close();
+        } catch (err) {
+          logger.warn({ err }, 'closing the notification inbox database failed; it recovers from its WAL when opened');
+        }
+        state = 'closed';
+      })();
+      return closing;
+    },
+
+    isWritable() {
+      return state === 'open' && batcher !== undefined && batcher.writable;
+    },
+
+    purgeExpired,
+
+    async append(items, appendOptions = {}) {
+      const { idempotencyKey, answer } = appendOptions;
+      // Checked before anything is queued: a bad item fails its own call only.
+      const expiries = items.map((item) => (item.expiresAt === undefined ? null : parseTime(item.expiresAt, 'expiresAt')));
+      return write<AppendResult>('store notifications', Math.max(1, items.length), (s, moment) => {
+        if (idempotencyKey !== undefined) {
+          const first = s.idempotentResult.get({ key: idempotencyKey, now: moment.now });
+          if (first !== undefined) {
+            const result: unknown = JSON.parse(first);
+            if (!isIdempotentResult(result)) throw new Error('a stored idempotent result is not one');
+            return { value: { replayed: true, result } };
+          }
+        }
+        const createdAt = Math.max(moment.now, lastCreatedAt);
+        const owners = items.map(ownerKey);
+        const inboxes = new Map<string, { owner: OwnerKey; n: number; id: number; rows: number }>();
+        const keyOf = (owner: OwnerKey) => JSON.stringify([owner.tenant, owner.user]);
+        for (const owner of owners) {
+          const entry = inboxes.get(keyOf(owner)) ?? { owner, n: 0, id: 0, rows: 0 };
+          entry.n += 1;
+          inboxes.set(keyOf(owner), entry);
+        }
+        for (const entry of inboxes.values()) {
+          const inbox = s.inboxUp.get({ ...entry.owner, n: entry.n });
+          if (inbox === undefined) throw new Error('the inbox row was not written');
+          entry.id = inbox.id;
+          entry.rows = inbox.total;
+        }
+        const records = items.map((item: NewNotification, index) => {
+          const owner = owners[index] as OwnerKey;
+          const fields = {
+            type: item.type,
+            priority: item.priority ?? null,
+            title: item.title ?? null,
+            message: item.message ?? null,
+            data: item.data === undefined ? null : (JSON.stringify(item.data) ?? null),
+            event: item.event,
+          };
+          const expiresAt = expiries[index] ?? null;
+          const inbox = inboxes.get(keyOf(owner))?.id ?? 0;
+          const { lastInsertRowid } = s.insert.run({ ...fields, inbox, createdAt, expiresAt });
+          return toRecord(owner, { ...fields, id: Number(lastInsertRowid), created_at: createdAt, read_at: null, expires_at: expiresAt });
+        });
+        let expired = 0;
+        let overCap = 0;
+        for (const { id, rows } of inboxes.values()) {
+          // Until an inbox reaches the cap, an append costs two statements per recipient.
+          if (rows <= maxPerUser) continue;
+          const removed = enforceRetention(s, id, rows, moment);
+          expired += removed.expired;
+          overCap += removed.overCap;
+        }
+        if (idempotencyKey !== undefined) {
+          const result: IdempotentResult = { notificationIds: records.map((record) => record.id), answer: answer?.(records) };
+          s.rememberResult.run({ key: idempotencyKey, result: JSON.stringify(result), expiresAt: moment.now + retentionMs });
+        }
+        lastCreatedAt = createdAt;
+        return { value: { records, replayed: false }, effects: { stored: records.length, expired, overCap } };
+      });
+    },
+
+    async list(owner, { limit, before, unreadOnly }) {
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new AppError('INVALID_REQUEST', 'limit must be an integer from 1 to 100');
+      const beforeId = before === undefined ? Number.MAX_SAFE_INTEGER : parseId(before);
+      if (beforeId === undefined) throw new AppError('INVALID_REQUEST', 'before must be a notification id');
+      const key = ownerKey(owner);
+      const rows = read('read the inbox', key, [], (s, inbox, moment) =>
+        (unreadOnly === true ? s.unreadPage : s.page).all({ inbox: inbox.id, ...moment, before: beforeId, limit: limit + 1 }),
+      );
+      const page = rows.slice(0, limit).map((row) => toRecord(key, row));
+      const last = page.at(-1);
+      return rows.length > limit && last !== undefined ? { notifications: page, nextBefore: last.id } : { notifications: page };
+    },
+
+    async get(owner, id) {
+      const numeric = parseId(id);
+      if (numeric === undefined) return undefined;
+      const key = ownerKey(owner);
+      const row = read('read the inbox', key, undefined, (s, inbox, moment) => s.one.get({ inbox: inbox.id, ...moment, id: numeric }));
+      return row === undefined ? undefined : toRecord(key, row);
+    },
+
+    async unreadCount(owner) {
+      return read('count unread notifications', ownerKey(owner), 0, (s, inbox, moment) => inbox.unread - (s.expiredUnread.get({ inbox: inbox.id, ...moment }) ?? 0));
+    },
+
+    async markRead(owner, ids, readAt) {
+      const readAtMs = parseTime(readAt, 'readAt');
+      const key = ownerKey(owner);
+      const wanted =
+        ids === 'all'
+          ? 'all'
+          : [...new Set(ids)].flatMap((id) => {
+              const numeric = parseId(id);
+              return numeric === undefined ? [] : [{ id, numeric }];
+            });
+      if (wanted !== 'all' && wanted.length === 0) {
+        opened();
+        return [];
+      }
+      return write('mark notifications read', wanted === 'all' ? 1 : wanted.length, (s, moment) => {
+        const inbox = s.inboxOf.get(key);
+        if (inbox === undefined) return { value: [] };
+        const changed =
+          wanted === 'all'
+            ? s.markAll
+                .all({ inbox: inbox.id, ...moment, readAt: readAtMs })
+                .map((row) => row.id)
+                .sort((a, b) => a - b)
+                .map(String)
+            : wanted.filter(({ numeric }) => s.markOne.run({ inbox: inbox.id, ...moment, id: numeric, readAt: readAtMs }).changes === 1).map(({ id }) => id);
+        countDown(s, inbox.id, 0, changed.length);
+        return { value: changed, effects: { read: changed.length } };
+      });
+    },
+
+    async remove(owner, id) {
+      const numeric = parseId(id);
+      if (numeric === undefined) {
+        opened();
+        return false;
+      }
+      const key = ownerKey(owner);
+      return write('delete a notification', 1, (s, moment) => {
+        const inbox = s.inboxOf.get(key);
+        const removed = inbox === undefined ? undefined : s.removeOne.get({ inbox: inbox.id, ...moment, id: numeric });
+        if (inbox === undefined || removed === undefined) return { value: false };
+        countDown(s, inbox.id, 1, removed.unread);
+        return { value: true, effects: { deleted: 1 } };
+      });
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { performance } from 'node:perf_hooks';
+import type Database from 'better-sqlite3';
+import { isStorageFailure, toStoreError } from './sqlite-errors.js';
+
+/**
+ * Group commit for a better-sqlite3 connection: every write queued in the same turn of the
+ * event loop runs in ONE transaction, committed with one fsync (WAL, synchronous=FULL),
+ * and each write's promise settles only after that commit. Each write runs inside its own
+ * savepoint, so a write that throws (a bug, or a caller's `answer` that cannot be stored)
+ * is undone alone; a storage failure fails the whole transaction and every write in it.
+ *
+ * better-sqlite3 is synchronous, so a transaction blocks the event loop while it runs: a
+ * batch takes writes until their weight (notifications written) reaches `maxWeight`, and
+ * the rest wait for the next turn. A single write heavier than that still gets a
+ * transaction of its own, because one call must be one atomic write.
+ */
+export interface WriteBatcher {
+  /** Runs `run` in the next transaction; resolves with its value once committed. */
+  write<T>(action: string, run: () => T, weight?: number): Promise<T>;
+  /** Resolves once every write queued so far has committed or failed. */
+  drain(): Promise<void>;
+  /** False after a transaction failed on storage, until one that changed something commits. */
+  readonly writable: boolean;
+}
+
+export interface WriteBatcherOptions {
+  maxWeight: number;
+  onStorageFailure(err: unknown, writes: number): void;
+  onSettled(seconds: number): void;
+}
+
+interface QueuedWrite {
+  action: string;
+  weight: number;
+  enqueuedAt: number;
+  run(): unknown;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+export function createWriteBatcher(db: Database.Database, options: WriteBatcherOptions): WriteBatcher {
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  const savepoint = db.prepare('SAVEPOINT one_write');
+  const release = db.prepare('RELEASE one_write');
+  const rollbackTo = db.prepare('ROLLBACK TO one_write');
+  const totalChanges = db.prepare('SELECT total_changes() AS n').pluck();
+
+  const queue: QueuedWrite[] = [];
+  let scheduled = false;
+  let writable = true;
+  let drainWaiters: (() => void)[] = [];
+
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+
+  const settle = (write: QueuedWrite, outcome: { value: unknown } | { err: unknown }) => {
+    options.onSettled((performance.now() - write.enqueuedAt) / 1000);
+    if ('err' in outcome) write.reject(outcome.err);
+    else write.resolve(outcome.value);
+  };
+
+  function takeBatch(): QueuedWrite[] {
+    let weight = 0;
+    let count = 0;
+    for (const write of queue) {
+      if (count > 0 && weight + write.weight > options.maxWeight) break;
+      weight += write.weight;
+      count += 1;
+    }
+    return queue.splice(0, count);
+  }
+
+  /** Rolls back whatever is left of a failed transaction; a rollback that fails too changes nothing more. */
+  function abandon(): void {
+    if (!db.inTransaction) return;
+    try {
+      rollback.run();
+    } catch {
+      // SQLite has then rolled the transaction back itself, or will when the connection closes.
+    }
+  }
+
+  function runBatch(batch: readonly QueuedWrite[]): void {
+    const done: { write: QueuedWrite; value: unknown }[] = [];
+    const undoneAlone = new Set<QueuedWrite>();
+    try {
+      const before = totalChanges.get() as number;
+      begin.run();
+      for (const write of batch) {
+        savepoint.run();
+        try {
+          done.push({ write, value: write.run() });
+          release.run();
+        } catch (err) {
+          // A storage failure, or one that ended the transaction, takes every write with it.
+          if (isStorageFailure(err) || !db.inTransaction) throw err;
+          rollbackTo.run();
+          release.run();
+          undoneAlone.add(write);
+          settle(write, { err: toStoreError(write.action, err) });
+        }
+      }
+      commit.run();
+      if ((totalChanges.get() as number) > before) writable = true;
+    } catch (err) {
+      abandon();
+      if (isStorageFailure(err)) {
+        writable = false;
+        options.onStorageFailure(err, batch.length);
+      }
+      for (const write of batch) if (!undoneAlone.has(write)) settle(write, { err: toStoreError(write.action, err) });
+      return;
+    }
+    for (const { write, value } of done) settle(write, { value });
+  }
+
+  function flush(): void {
+    scheduled = false;
+    runBatch(takeBatch());
+    // What did not fit waits a turn, so I/O and timers run between two transactions.
+    if (queue.length > 0) {
+      schedule();
+      return;
+    }
+    const waiters = drainWaiters;
+    drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  return {
+    write<T>(action: string, run: () => T, weight = 1): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ action, weight, enqueuedAt: performance.now(), run, resolve: resolve as (value: unknown) => void, reject });
+        schedule();
+      });
+    },
+    drain() {
+      if (queue.length === 0 && !scheduled) return Promise.resolve();
+      return new Promise<void>((resolve) => drainWaiters.push(resolve));
+    },
+    get writable() {
+      return writable;
+    },
+  };
+}
