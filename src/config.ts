@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { z } from 'zod';
 import { weakSecretReason } from './secret-strength.js';
 
@@ -56,6 +57,10 @@ const envSchema = z.object({
   CHAT_MESSAGES_PER_USER_PER_MINUTE: int(120, 1, 10_000_000),
   CHAT_SESSIONS_PER_PEER_PER_HOUR: int(20, 1, 10_000_000),
   CHAT_OFFLINE_MAX_MESSAGES: int(500, 1, 100_000),
+  PERSIST_NOTIFICATIONS: bool(false),
+  INBOX_MAX_PER_USER: int(1000, 1, 1_000_000),
+  INBOX_TTL_DAYS: int(90, 1, 3650),
+  INBOX_DB_PATH: optionalText,
   RATE_LIMIT_HTTP_PER_MINUTE: int(100, 1, 10_000_000),
   RATE_LIMIT_WS_MESSAGES_PER_MINUTE: int(1000, 1, 10_000_000),
   RATE_LIMIT_WS_CONNECTIONS_PER_MINUTE: int(100, 1, 10_000_000),
@@ -125,6 +130,17 @@ export interface Config {
   };
   /** Undelivered messages pushed in all when a user connects; the rest are named in `chat:pending`. */
   readonly chatOfflineMaxMessages: number;
+  /** The notification inbox: durable per-user notifications with read state. */
+  readonly inbox: {
+    /** Whether `/api/push` stores the notification when the request does not say (`persist`). */
+    readonly persistByDefault: boolean;
+    /** Notifications kept per inbox; beyond it the oldest read ones go first, then the oldest. */
+    readonly maxPerUser: number;
+    /** Days a notification is kept at most; a push's `ttlSeconds` can only shorten it. */
+    readonly ttlDays: number;
+    /** The SQLite database file (INBOX_DB_PATH); by default `inbox.sqlite` in CHAT_SESSIONS_DIR, beside the chat data. */
+    readonly dbPath: string;
+  };
   readonly rateLimits: {
     readonly httpPerMinute: number;
     readonly wsMessagesPerMinute: number;
@@ -289,6 +305,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionsPerPeerPerHour: e.CHAT_SESSIONS_PER_PEER_PER_HOUR,
     },
     chatOfflineMaxMessages: e.CHAT_OFFLINE_MAX_MESSAGES,
+    inbox: {
+      persistByDefault: e.PERSIST_NOTIFICATIONS,
+      maxPerUser: e.INBOX_MAX_PER_USER,
+      ttlDays: e.INBOX_TTL_DAYS,
+      dbPath: e.INBOX_DB_PATH ?? path.join(e.CHAT_SESSIONS_DIR, 'inbox.sqlite'),
+    },
     rateLimits: {
       httpPerMinute: e.RATE_LIMIT_HTTP_PER_MINUTE,
       wsMessagesPerMinute: e.RATE_LIMIT_WS_MESSAGES_PER_MINUTE,

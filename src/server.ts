@@ -7,6 +7,8 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Config } from './config.js';
 import { createChatService } from './domain/chat-service.js';
 import type { ChatStore } from './domain/chat-store.js';
+import { createInboxService } from './domain/inbox-service.js';
+import type { InboxStore } from './domain/inbox-store.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { createLifecycle, type Lifecycle } from './domain/lifecycle.js';
 import type { NonceStore } from './domain/nonce-store.js';
@@ -26,6 +28,7 @@ import { createSocketGateway } from './realtime/socket-gateway.js';
 import { createFileChatStore } from './storage/file/file-chat-store.js';
 import { createMemoryNonceStore } from './storage/memory/memory-nonce-store.js';
 import { createFlexibleRateLimiter } from './storage/rate-limiter.js';
+import { createSqliteInboxStore } from './storage/sqlite/sqlite-inbox-store.js';
 
 /** Parts a caller (usually a test) may supply instead of the defaults. */
 export interface ServerOverrides {
@@ -33,6 +36,7 @@ export interface ServerOverrides {
   metrics?: Metrics;
   nonces?: NonceStore;
   chatStore?: ChatStore;
+  inboxStore?: InboxStore;
   publicDir?: string;
   /** Time for token expiry and chat quota windows (tests move it forward instead of waiting). */
   clock?: Clock;
@@ -133,6 +137,24 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     onBackgroundError: (err, context) => logger.warn({ err, ...context }, 'chat background update failed'),
   });
   lifecycle.addReadinessCheck('chatStore', () => chatStore.isWritable());
+  const inboxStore =
+    overrides.inboxStore ??
+    createSqliteInboxStore({
+      file: config.inbox.dbPath,
+      maxPerUser: config.inbox.maxPerUser,
+      retentionMs: config.inbox.ttlDays * 24 * 3600 * 1000,
+      clock,
+      logger: logger.child({ module: 'inbox-store' }),
+      observer: metrics.inboxStore,
+    });
+  const inbox = createInboxService({
+    store: inboxStore,
+    gateway,
+    clock,
+    retentionDays: config.inbox.ttlDays,
+    onBackgroundError: (err, context) => logger.warn({ err, ...context }, 'inbox background update failed'),
+  });
+  lifecycle.addReadinessCheck('inboxStore', () => inboxStore.isWritable());
   metrics.watchChatIndex(() => chatStore.indexStats());
 
   attachSocketHandlers(io, {
@@ -146,6 +168,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     eventLimit: { points: config.rateLimits.wsMessagesPerMinute, windowMs: 60_000 },
     connectionLimiter: perMinute('ws-connection', config.rateLimits.wsConnectionsPerMinute),
     chat,
+    inbox,
     clock,
     clientAddress,
   });
@@ -163,6 +186,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     publicDir: overrides.publicDir ?? `${ROOT}public`,
     verifier,
     chat,
+    inbox,
     devTokenSigner: config.isProduction
       ? undefined
       : createTokenSigner({ secret: config.jwt.secret, issuer: config.jwt.issuer, audience: config.jwt.audience }),
@@ -189,6 +213,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
       httpServer.closeIdleConnections();
     });
     await chatStore.close();
+    await inboxStore.close();
     logger.info('shutdown complete');
   }
 
@@ -202,6 +227,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     lifecycle,
     async listen(port = config.port, host = config.host) {
       await chatStore.open();
+      await inboxStore.open();
       return new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => {

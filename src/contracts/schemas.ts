@@ -50,6 +50,8 @@ export const notifyBodySchema = z
     example: { title: 'New Message', message: 'You have a new message', type: 'info' },
   });
 
+export const notificationPrioritySchema = z.enum(['LOW', 'NORMAL', 'HIGH', 'URGENT']);
+
 export const pushBodySchema = z
   .object({
     userId: userIdSchema.optional(),
@@ -57,6 +59,21 @@ export const pushBodySchema = z
     tenantId: tenantIdSchema.optional(),
     event: eventNameSchema.default('notification'),
     data: jsonPayload.default({}),
+    persist: z.boolean().optional().meta({ description: "Store it in each user's inbox first (default: PERSIST_NOTIFICATIONS)" }),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(10 * 365 * 24 * 3600)
+      .optional()
+      .meta({ description: 'Stored notifications expire after this (never later than INBOX_TTL_DAYS)' }),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .meta({ description: 'A retry with the same key answers as the first call did, storing and delivering nothing again' }),
+    priority: notificationPrioritySchema.optional().meta({ description: "The stored record's priority (otherwise `data.priority`)" }),
   })
   .refine((body) => (body.userId === undefined) !== (body.userIds === undefined), {
     message: 'exactly one of userId or userIds is required',
@@ -97,6 +114,10 @@ export const pushResponseSchema = z
     recipients: z.number().int(),
     messageId: z.string(),
     timestamp: isoTimestamp,
+    notificationIds: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'When stored: one inbox notification id per user, in the order of `userIds`' }),
   })
   .meta({ id: 'PushResponse' });
 
@@ -373,3 +394,99 @@ export type CreateChatSessionPayload = z.input<typeof createChatSessionPayloadSc
 export type SendMessagePayload = z.input<typeof sendMessagePayloadSchema>;
 export type MessageReadPayload = z.input<typeof messageReadPayloadSchema>;
 export type TypingPayload = z.input<typeof typingPayloadSchema>;
+
+// ---- Notification inbox ----
+
+export const notificationIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a notification id as the server gave it')
+  .meta({ description: 'Inbox notification id, as the server gave it', example: '42' });
+
+const queryFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+export const notificationListQuerySchema = z.object({
+  limit: z.coerce.number<string>().int().min(1).max(100).default(20),
+  before: notificationIdSchema.optional().meta({ description: '`nextBefore` of the previous page; absent for the first page' }),
+  unreadOnly: queryFlag.optional(),
+  tenantId: tenantIdSchema.optional().meta({ description: "With an API key: the tenant of the inbox. With a user's token, the token's tenant" }),
+});
+
+/** The inbox addressed by the path: with a user's token, the tenant is the token's. */
+export const inboxTenantQuerySchema = z.object({ tenantId: tenantIdSchema.optional() });
+
+export const markNotificationsReadBodySchema = z
+  .object({
+    ids: z.array(notificationIdSchema).min(1).max(1000).optional(),
+    all: z.literal(true).optional(),
+  })
+  .refine((body) => (body.ids === undefined) !== (body.all === undefined), {
+    message: 'exactly one of ids or all: true is required',
+    path: ['ids'],
+  })
+  .meta({ id: 'MarkNotificationsReadRequest', description: '`{ ids }` marks those read, `{ all: true }` every unread one' });
+
+const notificationRecordSchema = z
+  .object({
+    id: z.string(),
+    userId: z.string(),
+    tenantId: z.string().optional(),
+    type: z.string().meta({ description: "'info' | 'success' | 'warning' | 'error', or any string of at most 32 characters" }),
+    priority: notificationPrioritySchema.optional(),
+    title: z.string().optional(),
+    message: z.string().optional(),
+    data: z.unknown().optional(),
+    event: z.string(),
+    createdAt: isoTimestamp,
+    readAt: isoTimestamp.nullable(),
+    expiresAt: isoTimestamp.optional(),
+  })
+  .meta({ id: 'NotificationRecord' });
+
+export const notificationPageResponseSchema = z
+  .object({
+    success: z.literal(true),
+    notifications: z.array(notificationRecordSchema).meta({ description: 'Newest first' }),
+    nextBefore: z.string().optional().meta({ description: 'Present when older notifications follow: the `before` of the next page' }),
+    unreadCount: z.number().int(),
+  })
+  .meta({ id: 'NotificationPageResponse' });
+
+export const unreadCountResponseSchema = z
+  .object({ success: z.literal(true), count: z.number().int() })
+  .meta({ id: 'UnreadCountResponse' });
+
+export const notificationsReadResponseSchema = z
+  .object({ success: z.literal(true), changed: z.number().int().meta({ description: 'How many were unread and are now read' }) })
+  .meta({ id: 'NotificationsReadResponse' });
+
+export const notificationDeletedResponseSchema = z
+  .object({ success: z.literal(true), notificationId: z.string() })
+  .meta({ id: 'NotificationDeletedResponse' });
+
+export type NotificationListQuery = z.output<typeof notificationListQuerySchema>;
+export type MarkNotificationsReadBody = z.input<typeof markNotificationsReadBodySchema>;
+
+// ---- Notification inbox: socket payloads (client → server) ----
+
+/** Seed 003 clients hold ids as numbers or as strings; both name the same notification. */
+const socketNotificationIdSchema = z.union([
+  notificationIdSchema,
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).transform(String),
+]);
+
+/** Absent, or `{}`: the newest 20. */
+export const notificationListPayloadSchema = z
+  .object({
+    limit: z.number().int().min(1).max(100).optional(),
+    before: socketNotificationIdSchema.optional(),
+    unreadOnly: z.boolean().optional(),
+  })
+  .optional();
+export const notificationReadPayloadSchema = z.object({ notificationId: socketNotificationIdSchema });
+export const notificationReadAllPayloadSchema = z.object({}).optional();
+export const notificationDeletePayloadSchema = z.object({ notificationId: socketNotificationIdSchema });
+
+export type NotificationListPayload = z.input<typeof notificationListPayloadSchema>;
+export type NotificationReadPayload = z.input<typeof notificationReadPayloadSchema>;
+export type NotificationReadAllPayload = z.input<typeof notificationReadAllPayloadSchema>;
+export type NotificationDeletePayload = z.input<typeof notificationDeletePayloadSchema>;

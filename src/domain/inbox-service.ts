@@ -1,5 +1,15 @@
-import type { NotificationPage, NotificationPriority, NotificationRecord } from '../contracts/inbox.js';
-import type { InboxOwner, ListOptions } from './inbox-store.js';
+import { randomUUID } from 'node:crypto';
+import type {
+  MarkedReadPayload,
+  NotificationDeletedPayload,
+  NotificationPage,
+  NotificationPriority,
+  NotificationRecord,
+} from '../contracts/inbox.js';
+import { AppError } from '../errors.js';
+import type { Clock } from './clock.js';
+import type { InboxOwner, InboxStore, ListOptions, NewNotification } from './inbox-store.js';
+import type { RealtimeGateway } from './realtime-gateway.js';
 
 /**
  * The inbox's rules, shared by every transport: HTTP routes and socket handlers call these
@@ -43,7 +53,10 @@ export interface PushInput {
 }
 
 export interface PushOutcome {
-  /** Sockets the push was handed to on this node. */
+  /**
+   * Sockets the push was handed to on this node. For a stored or idempotent push, the users'
+   * sockets connected just before the write, because the answer a retry gets is stored in it.
+   */
   recipients: number;
   /** One per user, in `userIds` order, when persisted. */
   notificationIds?: string[];
@@ -53,4 +66,218 @@ export interface PushOutcome {
   replayed: boolean;
   messageId: string;
   timestamp: string;
+}
+
+/** Events the inbox itself sends; a stored push must not be published under one of them. */
+const INBOX_EVENTS = {
+  created: 'notification:new',
+  unreadCount: 'notification:unread-count',
+  markedRead: 'notification:marked-read',
+  deleted: 'notification:deleted',
+} as const;
+
+const INBOX_EVENT_NAMES: ReadonlySet<string> = new Set(Object.values(INBOX_EVENTS));
+
+const PRIORITIES: ReadonlySet<string> = new Set<NotificationPriority>(['LOW', 'NORMAL', 'HIGH', 'URGENT']);
+const MAX_TYPE_LENGTH = 32;
+
+export interface InboxServiceOptions {
+  store: InboxStore;
+  gateway: RealtimeGateway;
+  clock: Clock;
+  /** INBOX_TTL_DAYS: a push's `ttlSeconds` never keeps a notification longer. */
+  retentionDays: number;
+  /** Told about failures of work done after a change was already durable (the count events). */
+  onBackgroundError?: (err: unknown, context: Record<string, unknown>) => void;
+}
+
+/** What an idempotent push stores with its notifications: the answer every retry gets. */
+interface StoredPushAnswer {
+  recipients: number;
+  notificationIds?: string[];
+  messageId: string;
+  timestamp: string;
+}
+
+function isStoredPushAnswer(value: unknown): value is StoredPushAnswer {
+  if (typeof value !== 'object' || value === null) return false;
+  const answer = value as Record<string, unknown>;
+  return (
+    typeof answer.recipients === 'number' &&
+    typeof answer.messageId === 'string' &&
+    typeof answer.timestamp === 'string' &&
+    (answer.notificationIds === undefined || (Array.isArray(answer.notificationIds) && answer.notificationIds.every((id) => typeof id === 'string')))
+  );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+type RecordFields = Pick<NewNotification, 'type' | 'priority' | 'title' | 'message' | 'data'>;
+
+/**
+ * The record's fields from a push's `data`, so that seed 004's `{ type, title, message, data }`
+ * is stored without reshaping. A field is taken only when it is valid for the record (a type
+ * of 1 to 32 characters, a known priority, a string title or message). The record's `data`
+ * is the payload's own `data` when it has one (its other fields then reach only the live
+ * event); otherwise the fields not taken, if any. A payload that is not an object is the
+ * record's `data` as a whole.
+ */
+function recordFieldsOf(payload: unknown, priority: NotificationPriority | undefined): RecordFields {
+  if (!isPlainObject(payload)) return { type: 'info', priority, data: payload };
+  const rest: Record<string, unknown> = { ...payload };
+  function take<T>(key: string, valid: (value: unknown) => value is T): T | undefined {
+    const value = rest[key];
+    if (!Object.hasOwn(rest, key) || !valid(value)) return undefined;
+    delete rest[key];
+    return value;
+  }
+  const type = take('type', (value): value is string => typeof value === 'string' && value.length >= 1 && value.length <= MAX_TYPE_LENGTH);
+  const given = take('priority', (value): value is NotificationPriority => typeof value === 'string' && PRIORITIES.has(value));
+  const title = take('title', (value): value is string => typeof value === 'string');
+  const message = take('message', (value): value is string => typeof value === 'string');
+  const data = Object.hasOwn(rest, 'data') ? rest.data : Object.keys(rest).length > 0 ? rest : undefined;
+  return { type: type ?? 'info', priority: priority ?? given, title, message, data };
+}
+
+/**
+ * The push's own event as the user receives it: the record's id added, so that a client
+ * listening to this event and to `notification:new` can tell they are one notification.
+ * `notificationId` is always there; `id` too unless the publisher's payload has its own.
+ * A payload that is not an object cannot carry fields and arrives as `{ data, id, notificationId }`.
+ */
+function withNotificationId(payload: unknown, id: string): Record<string, unknown> {
+  if (!isPlainObject(payload)) return { data: payload, id, notificationId: id };
+  return Object.hasOwn(payload, 'id') ? { ...payload, notificationId: id } : { ...payload, id, notificationId: id };
+}
+
+/** The inbox's rules on top of a durable InboxStore and the realtime gateway (see InboxService). */
+export function createInboxService(options: InboxServiceOptions): InboxService {
+  const { store, gateway, clock } = options;
+  const maxTtlSeconds = options.retentionDays * 24 * 3600;
+  const isoNow = () => new Date(clock.now()).toISOString();
+
+  const toOwner = (owner: InboxOwner, event: string, payload: unknown) =>
+    gateway.emitToUsers({ userIds: [owner.userId], tenantId: owner.tenantId }, event, payload);
+
+  /**
+   * Sends the owner's sockets the exact unread count after a change. The change is already
+   * durable, so a failure here must not fail it (a retry would store or mark again): it is
+   * reported, and the next change or connect sends the count again.
+   */
+  async function announceCount(owner: InboxOwner): Promise<void> {
+    try {
+      await toOwner(owner, INBOX_EVENTS.unreadCount, { count: await store.unreadCount(owner) });
+    } catch (err) {
+      options.onBackgroundError?.(err, { what: 'unread count', userId: owner.userId });
+    }
+  }
+
+  /** Sockets of these users connected now, counted once each. */
+  async function socketsOf(userIds: readonly string[], tenantId: string | undefined): Promise<number[]> {
+    return Promise.all(userIds.map((userId) => gateway.connectionsOf(userId, tenantId)));
+  }
+
+  /**
+   * Hands each stored record to its user's sockets: the push's own event, `notification:new`,
+   * then the count. Users with no socket get nothing now: the notification waits in their
+   * inbox and the count comes when they connect. Every emit is a packet of its own (each
+   * carries its user's id), so sending them to absent users would only fill the recovery
+   * buffer and cost a count read each.
+   */
+  async function deliverStored(input: PushInput, records: readonly NotificationRecord[]): Promise<void> {
+    const online = await socketsOf(
+      records.map((record) => record.userId),
+      input.tenantId,
+    );
+    await Promise.all(
+      records.map(async (record, index) => {
+        if (online[index] === 0) return;
+        await toOwner(record, input.event, withNotificationId(input.data, record.id));
+        await toOwner(record, INBOX_EVENTS.created, record);
+        await announceCount(record);
+      }),
+    );
+  }
+
+  return {
+    async push(input) {
+      if (input.persist && INBOX_EVENT_NAMES.has(input.event)) {
+        throw new AppError('INVALID_REQUEST', `event ${input.event} is sent by the notification inbox itself; push under another name`);
+      }
+      const messageId = randomUUID();
+      const timestamp = isoNow();
+      if (!input.persist && input.idempotencyKey === undefined) {
+        const recipients = await gateway.emitToUsers({ userIds: input.userIds, tenantId: input.tenantId }, input.event, input.data);
+        return { recipients, replayed: false, messageId, timestamp };
+      }
+
+      // One record per user, even when a user is named twice; both places get its id.
+      const users = [...new Set(input.userIds)];
+      const fields = recordFieldsOf(input.data, input.priority);
+      const ttlSeconds = input.ttlSeconds === undefined ? undefined : Math.min(input.ttlSeconds, maxTtlSeconds);
+      const expiresAt = ttlSeconds === undefined ? undefined : new Date(clock.now() + ttlSeconds * 1000).toISOString();
+      const items: NewNotification[] = input.persist
+        ? users.map((userId) => ({ userId, tenantId: input.tenantId, event: input.event, expiresAt, ...fields }))
+        : [];
+      // Counted before the write, because a retry's answer is stored in that same write.
+      const recipients = (await socketsOf(users, input.tenantId)).reduce((sum, count) => sum + count, 0);
+      // The store answers in the order given: records[i] is users[i]'s.
+      const idsInOrder = (records: readonly NotificationRecord[]) => {
+        const idOf = new Map(users.map((userId, index) => [userId, records[index]!.id]));
+        return input.userIds.map((userId) => idOf.get(userId)!);
+      };
+      const answerOf = (records: readonly NotificationRecord[]): StoredPushAnswer => ({
+        recipients,
+        ...(input.persist ? { notificationIds: idsInOrder(records) } : {}),
+        messageId,
+        timestamp,
+      });
+
+      const appended = await store.append(items, { idempotencyKey: input.idempotencyKey, answer: answerOf });
+      if (appended.replayed) {
+        const first = appended.result.answer;
+        if (!isStoredPushAnswer(first)) throw new AppError('INTERNAL_SERVER_ERROR', 'The stored answer of an idempotent push is unreadable');
+        return { ...first, replayed: true };
+      }
+      if (input.persist) await deliverStored(input, appended.records);
+      else await gateway.emitToUsers({ userIds: input.userIds, tenantId: input.tenantId }, input.event, input.data);
+      return { ...answerOf(appended.records), records: appended.records, replayed: false };
+    },
+
+    async list(owner, listOptions) {
+      const [page, unreadCount] = await Promise.all([store.list(owner, listOptions), store.unreadCount(owner)]);
+      return { notifications: page.notifications, ...(page.nextBefore !== undefined ? { nextBefore: page.nextBefore } : {}), unreadCount };
+    },
+
+    unreadCount(owner) {
+      return store.unreadCount(owner);
+    },
+
+    async markRead(owner, ids) {
+      const readAt = isoNow();
+      const wanted = ids === 'all' ? 'all' : [...new Set(ids)];
+      const notificationIds = await store.markRead(owner, wanted, readAt);
+      // Already read is fine; not the owner's is NOT_FOUND. Only asked when nothing changed.
+      if (wanted !== 'all' && wanted.length === 1 && notificationIds.length === 0 && (await store.get(owner, wanted[0]!)) === undefined) {
+        throw new AppError('NOT_FOUND', `No notification ${wanted[0]}`);
+      }
+      const changed = notificationIds.length;
+      // read-all is announced even when nothing changed, so every device settles on a count of 0.
+      if (wanted === 'all' || changed > 0) {
+        const payload: MarkedReadPayload = wanted === 'all' ? { all: true, readAt, changed } : { notificationIds, readAt };
+        await toOwner(owner, INBOX_EVENTS.markedRead, payload);
+        await announceCount(owner);
+      }
+      return { changed, notificationIds, readAt };
+    },
+
+    async remove(owner, id) {
+      if (!(await store.remove(owner, id))) throw new AppError('NOT_FOUND', `No notification ${id}`);
+      const payload: NotificationDeletedPayload = { notificationId: id };
+      await toOwner(owner, INBOX_EVENTS.deleted, payload);
+      await announceCount(owner);
+    },
+  };
 }

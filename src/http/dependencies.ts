@@ -1,6 +1,7 @@
 import type { TokenSigner } from '../auth/token-signer.js';
 import type { Config } from '../config.js';
 import type { ChatService } from '../domain/chat-service.js';
+import type { InboxService } from '../domain/inbox-service.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { NonceStore } from '../domain/nonce-store.js';
@@ -32,6 +33,7 @@ export interface HttpDependencies {
   publicDir: string;
   verifier: TokenVerifier;
   chat: ChatService;
+  inbox: InboxService;
   /** Issues development tokens; absent in production. */
   devTokenSigner: TokenSigner | undefined;
 }

@@ -3,6 +3,7 @@ import { chatRoutes } from './routes/chat.routes.js';
 import { deliveryRoutes } from './routes/delivery.routes.js';
 import { devRoutes } from './routes/dev.routes.js';
 import { opsRoutes } from './routes/health.routes.js';
+import { inboxRoutes } from './routes/inbox.routes.js';
 import { presenceRoutes } from './routes/presence.routes.js';
 
 /**
@@ -13,4 +14,4 @@ import { presenceRoutes } from './routes/presence.routes.js';
  *
  * Not listed (no API, no access rule): the static test page, /docs and /openapi.json.
  */
-export const routeTable: readonly RouteDefinition[] = [...deliveryRoutes, ...opsRoutes, ...presenceRoutes, ...chatRoutes, ...devRoutes];
+export const routeTable: readonly RouteDefinition[] = [...deliveryRoutes, ...opsRoutes, ...presenceRoutes, ...chatRoutes, ...inboxRoutes, ...devRoutes];

@@ -14,8 +14,9 @@ import {
 import { defineRoute } from '../route-definition.js';
 
 /**
- * Delivery endpoints: a backend pushes an event and it reaches sockets now. POST /notify
- * keeps seed 000's exact shapes; /api/push, /api/broadcast and /api/room are seed 002's.
+ * Delivery endpoints: a backend pushes an event and it reaches sockets now (and, for a
+ * stored push, the users' inboxes first). POST /notify keeps seed 000's exact shapes;
+ * /api/push, /api/broadcast and /api/room are seed 002's.
  * Server to server: the API key itself, never a user token.
  */
 export const deliveryRoutes = [
@@ -46,21 +47,39 @@ export const deliveryRoutes = [
     method: 'post',
     path: '/api/push',
     access: 'apiKey',
-    summary: 'Push an event to one user or up to 1000 users',
+    summary: 'Push an event to one user or up to 1000 users, storing it in their inboxes first with `persist`',
+    description:
+      "With `persist: true` (default: PERSIST_NOTIFICATIONS) the notification is stored in each user's inbox, " +
+      'all users in one durable write, before the answer; the answer adds `notificationIds`. ' +
+      'A retry with the same `idempotencyKey` gets the first answer (header `Idempotent-Replayed: true`) and stores and delivers nothing.',
     body: pushBodySchema,
-    responses: { 200: { description: 'Delivered (`delivered: false` when no socket of theirs is connected)', schema: pushResponseSchema } },
+    responses: {
+      200: { description: 'Delivered (`delivered: false` when no socket of theirs is connected)', schema: pushResponseSchema },
+      503: { description: 'Storage unavailable: nothing was stored or delivered' },
+    },
     handler:
-      ({ gateway, metrics }) =>
+      ({ inbox, metrics, config }) =>
       async ({ body }, _req, res) => {
         const userIds = body.userIds ?? (body.userId !== undefined ? [body.userId] : []);
-        const recipients = await gateway.emitToUsers({ userIds, tenantId: body.tenantId }, body.event, body.data);
-        metrics.markDelivery('push', body.event, recipients);
+        const outcome = await inbox.push({
+          userIds,
+          tenantId: body.tenantId,
+          event: body.event,
+          data: body.data,
+          persist: body.persist ?? config.inbox.persistByDefault,
+          ttlSeconds: body.ttlSeconds,
+          idempotencyKey: body.idempotencyKey,
+          priority: body.priority,
+        });
+        if (outcome.replayed) res.set('Idempotent-Replayed', 'true');
+        else metrics.markDelivery('push', body.event, outcome.recipients);
         const response: PushResponse = {
           success: true,
-          delivered: recipients > 0,
-          recipients,
-          messageId: randomUUID(),
-          timestamp: new Date().toISOString(),
+          delivered: outcome.recipients > 0,
+          recipients: outcome.recipients,
+          messageId: outcome.messageId,
+          timestamp: outcome.timestamp,
+          ...(outcome.notificationIds !== undefined ? { notificationIds: outcome.notificationIds } : {}),
         };
         res.json(response);
       },
