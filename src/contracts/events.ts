@@ -1,9 +1,14 @@
 import type { AckFailure, SocketErrorPayload } from './error-codes.js';
 import type { ChatMessage, ChatSession } from './chat.js';
+import type { MarkedReadPayload, NotificationDeletedPayload, NotificationPage, NotificationRecord, UnreadCountPayload } from './inbox.js';
 import type {
   AuthRefreshPayload,
   CreateChatSessionPayload,
   MessageReadPayload,
+  NotificationDeletePayload,
+  NotificationListPayload,
+  NotificationReadAllPayload,
+  NotificationReadPayload,
   SendMessagePayload,
   TypingPayload,
   ClientActionPayload,
@@ -212,6 +217,35 @@ export interface TypingNotice {
   userId: string;
 }
 
+export type { MarkedReadPayload, NotificationDeletedPayload, NotificationPage, NotificationRecord, UnreadCountPayload };
+
+/** `notification:list`'s answer: a page of the user's inbox, newest first, and the exact unread count. */
+export interface NotificationListReply extends NotificationPage {
+  success: true;
+}
+
+export interface NotificationReadReply {
+  success: true;
+  /** The id as the server writes it (a string, whatever the client sent). */
+  notificationId: string;
+  /** 1 when it was unread, 0 when it had been read already. */
+  changed: number;
+  readAt: IsoTimestamp;
+}
+
+export interface NotificationReadAllReply {
+  success: true;
+  all: true;
+  /** How many were unread. */
+  changed: number;
+  readAt: IsoTimestamp;
+}
+
+export interface NotificationDeleteReply {
+  success: true;
+  notificationId: string;
+}
+
 export interface ShutdownPayload {
   message: string;
   timestamp: IsoTimestamp;
@@ -253,6 +287,15 @@ export interface ServerToClientEvents {
   typing: (payload: TypingNotice) => void;
   /** Sent to every socket when the server begins a graceful shutdown. */
   'system:shutdown': (payload: ShutdownPayload) => void;
+  // The inbox: to every socket of the user (all devices), whichever socket or REST call made the change.
+  'notification:new': (payload: NotificationRecord) => void;
+  'notification:unread-count': (payload: UnreadCountPayload) => void;
+  'notification:marked-read': (payload: MarkedReadPayload) => void;
+  'notification:deleted': (payload: NotificationDeletedPayload) => void;
+  'notification:list:ack': (payload: NotificationListReply | AckFailure) => void;
+  'notification:read:ack': (payload: NotificationReadReply | AckFailure) => void;
+  'notification:read-all:ack': (payload: NotificationReadAllReply | AckFailure) => void;
+  'notification:delete:ack': (payload: NotificationDeleteReply | AckFailure) => void;
 }
 
 /** Client → server events. */
@@ -274,6 +317,10 @@ export interface ClientToServerEvents {
   send_message: (payload: SendMessagePayload, ack?: Ack<MessageSent>) => void;
   message_read: (payload: MessageReadPayload, ack?: Ack<{ success: true; sessionId: string; seq: number }>) => void;
   typing: (payload: TypingPayload, ack?: Ack<{ success: true }>) => void;
+  'notification:list': (payload?: NotificationListPayload, ack?: Ack<NotificationListReply>) => void;
+  'notification:read': (payload: NotificationReadPayload, ack?: Ack<NotificationReadReply>) => void;
+  'notification:read-all': (payload?: NotificationReadAllPayload, ack?: Ack<NotificationReadAllReply>) => void;
+  'notification:delete': (payload: NotificationDeletePayload, ack?: Ack<NotificationDeleteReply>) => void;
 }
 
 /** Events between server nodes (Redis adapter). */

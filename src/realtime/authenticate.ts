@@ -90,6 +90,12 @@ function createIdentify(deps: AuthMiddlewareDependencies) {
       return connectError('UNAUTHORIZED', 'Authentication token required (auth.token, ?token= or Authorization: Bearer)');
     }
 
+    const tenantRefusal = claimedTenantRefusal(socket.handshake, identity);
+    if (tenantRefusal !== undefined) {
+      deps.logger.debug({ socketId: socket.id, userId: identity?.userId }, 'socket refused: auth.tenantId is not the token claim');
+      return connectError('FORBIDDEN', tenantRefusal);
+    }
+
     if (socket.recovered && !sameIdentity(socket, identity)) {
       // The recovered rooms and missed packets belong to the previous identity.
       return connectError('UNAUTHORIZED', 'Token does not match the recovered session');
@@ -111,4 +117,19 @@ function sameIdentity(socket: AppSocket, identity: Identity | undefined): boolea
   if (previous.authenticated) return identity !== undefined && identity.userId === previous.userId && identity.tenantId === previous.tenantId;
   // A previously anonymous socket may only come back anonymous, or as the user it registered as.
   return identity === undefined || previous.userId === undefined || identity.userId === previous.userId;
+}
+
+/**
+ * Seed 003 clients send `auth: { token, tenantId }`. The tenant is the token's claim and
+ * nothing else: a `tenantId` beside the token is accepted only as a restatement of it
+ * (numbers compared as the verifier reads numeric claims), so a client can never pick a
+ * tenant, nor add one to a token that names none. Absent or null means not given.
+ */
+function claimedTenantRefusal(handshake: AppSocket['handshake'], identity: Identity | undefined): string | undefined {
+  const claimed: unknown = (handshake.auth as { tenantId?: unknown } | undefined)?.tenantId;
+  if (claimed === undefined || claimed === null) return undefined;
+  if (identity?.tenantId === undefined) return 'auth.tenantId was given, but the token has no tenantId claim: the tenant comes from the token only';
+  const given = typeof claimed === 'number' ? String(claimed) : claimed;
+  if (given !== identity.tenantId) return "auth.tenantId does not match the token's tenantId claim";
+  return undefined;
 }

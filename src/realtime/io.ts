@@ -3,6 +3,7 @@ import { Server } from 'socket.io';
 import type { Config } from '../config.js';
 import type { ChatService } from '../domain/chat-service.js';
 import type { Clock } from '../domain/clock.js';
+import type { InboxService } from '../domain/inbox-service.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { OriginPolicy } from '../domain/origin-policy.js';
@@ -20,6 +21,7 @@ import { createRelayLimits } from './relay-limits.js';
 import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
 import { registerClientHandlers } from './handlers/client.handlers.js';
 import { registerIdentityHandlers } from './handlers/identity.handlers.js';
+import { registerInboxHandlers, sendUnreadCount } from './handlers/inbox.handlers.js';
 import { registerRoomHandlers } from './handlers/room.handlers.js';
 import { registerSessionHandlers } from './handlers/session.handlers.js';
 import type { AppServer, AppSocket } from './socket-types.js';
@@ -38,6 +40,7 @@ export interface RealtimeDependencies {
   eventLimit: EventLimit;
   connectionLimiter: RateLimiter;
   chat: ChatService;
+  inbox: InboxService;
   /** The server's time: token expiry and per-connection windows (tests move it). */
   clock: Clock;
   /** The client address a handshake is counted under (as Express's `req.ip`). */
@@ -102,13 +105,17 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
 
   // Every event the server answers, registered once per server, in this one block.
   const handlers = createHandlerRegistry({ ...deps, maxPayloadDepth: config.maxPayloadDepth });
-  const onIdentified = (socket: AppSocket) => void deliverOfflineMessages(socket, deps);
+  const onIdentified = (socket: AppSocket) => {
+    void sendUnreadCount(socket, deps);
+    void deliverOfflineMessages(socket, deps);
+  };
   const onConnection = registerSessionHandlers(handlers, deps);
   registerIdentityHandlers(handlers, { ...deps, onIdentified });
   const relay = createRelayLimits({ maxBytes: config.maxRelayBytes, bytesPerMinute: config.rateLimits.relayBytesPerMinute, clock: deps.clock });
   registerRoomHandlers(handlers, { relay });
   registerClientHandlers(handlers, { ...deps, relay });
   registerChatHandlers(handlers, deps);
+  registerInboxHandlers(handlers, deps);
 
   logConnections(io, deps.logger);
   io.on('connection', (socket) => {

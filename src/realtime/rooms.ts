@@ -2,12 +2,26 @@
  * The one place room names are built. Users' private rooms are `user:{userId}`, or
  * `tenant:{tenantId}:user:{userId}` when the token names a tenant, so two tenants'
  * users with the same id never share a room. Clients can never join rooms with the
- * reserved prefixes themselves.
+ * reserved prefixes themselves; `tenant_` is seed 003's spelling of a user room (below).
  */
-export const RESERVED_ROOM_PREFIXES = ['user:', 'tenant:', 'session:'] as const;
+export const RESERVED_ROOM_PREFIXES = ['user:', 'tenant:', 'tenant_', 'session:'] as const;
 
 export function userRoom(userId: string, tenantId?: string): string {
   return tenantId === undefined ? `user:${userId}` : `tenant:${tenantId}:user:${userId}`;
+}
+
+// A tenant id has no `:`, so the first `:user_` ends it; the user id is the rest.
+const SEED_USER_ROOM = /^tenant_([A-Za-z0-9_.-]{1,64}):user_([^\s/\\]{1,128})$/;
+
+/**
+ * The server's room for a room name that backends written for seed 003 use,
+ * `tenant_{tenantId}:user_{userId}`, or undefined for any other name. Delivery maps the
+ * name here rather than joining every socket to a second room: that would cost every
+ * connection a room entry and a join, for a name only `/api/room` ever uses.
+ */
+export function seedUserRoomAlias(room: string): string | undefined {
+  const match = SEED_USER_ROOM.exec(room);
+  return match === null ? undefined : userRoom(match[2]!, match[1]!);
 }
 
 export function sessionRoom(sessionId: string): string {

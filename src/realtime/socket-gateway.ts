@@ -1,6 +1,6 @@
 import type { RealtimeGateway } from '../domain/realtime-gateway.js';
 import { untyped, type AppServer } from './socket-types.js';
-import { clientRoomsOf, isUserRoom, userRoom } from './rooms.js';
+import { clientRoomsOf, isUserRoom, seedUserRoomAlias, userRoom } from './rooms.js';
 
 /**
  * RealtimeGateway over a Socket.IO server. Counts come from the adapter's rooms, the
@@ -31,7 +31,9 @@ export function createSocketGateway(io: AppServer): RealtimeGateway {
       untyped(nsp.to(names)).emit(event, payload);
       return recipients;
     },
-    async emitToRoom(room, event, payload) {
+    async emitToRoom(requested, event, payload) {
+      // Seed 003 backends address a user as `tenant_{tenantId}:user_{userId}`.
+      const room = seedUserRoomAlias(requested) ?? requested;
       const recipients = countIn([room]);
       untyped(nsp.to(room)).emit(event, payload);
       return recipients;

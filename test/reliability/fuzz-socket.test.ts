@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZodString, type z } from 'zod';
 import {
@@ -9,6 +10,10 @@ import {
   clientMessagePayloadSchema,
   createChatSessionPayloadSchema,
   messageReadPayloadSchema,
+  notificationDeletePayloadSchema,
+  notificationListPayloadSchema,
+  notificationReadAllPayloadSchema,
+  notificationReadPayloadSchema,
   pingPayloadSchema,
   registerPayloadSchema,
   registerUserPayloadSchema,
@@ -53,6 +58,10 @@ const PAYLOAD_SCHEMAS = {
   send_message: sendMessagePayloadSchema,
   message_read: messageReadPayloadSchema,
   typing: typingPayloadSchema,
+  'notification:list': notificationListPayloadSchema,
+  'notification:read': notificationReadPayloadSchema,
+  'notification:read-all': notificationReadAllPayloadSchema,
+  'notification:delete': notificationDeletePayloadSchema,
 } satisfies Record<keyof ClientToServerEvents, z.ZodType>;
 
 const CONTRACT_EVENTS = Object.keys(PAYLOAD_SCHEMAS) as (keyof ClientToServerEvents)[];
@@ -72,6 +81,10 @@ const REPLY_EVENTS = new Map<string, readonly string[]>(Object.entries({
   'room:leave': ['room:leave:ack'],
   create_chat_session: ['session_created', 'session_error'],
   send_message: ['message_sent', 'message_error'],
+  'notification:list': ['notification:list:ack'],
+  'notification:read': ['notification:read:ack'],
+  'notification:read-all': ['notification:read-all:ack'],
+  'notification:delete': ['notification:delete:ack'],
 }));
 
 /** Names socket.io-client refuses to emit (and Socket.IO reserves): docs/protocol.md says what they do. */
@@ -121,6 +134,12 @@ describe('fuzzing every client event (fast-check)', () => {
   let anonymous: TestSocket;
   let neighbour: TestSocket;
   let targets: FuzzTargets;
+  /**
+   * Stored notifications: the fuzzing user's own, and one of a user no fuzzed request names
+   * (the anonymous socket may `register` as any user of the targets), which none may touch.
+   */
+  let ownNotification: string;
+  let othersNotification: string;
   /** `error` events and disconnections seen on the fuzzing sockets, checked after each batch. */
   const errorEvents: Array<{ socket: string; payload: unknown }> = [];
   const disconnections: string[] = [];
@@ -141,6 +160,11 @@ describe('fuzzing every client event (fast-check)', () => {
     }
     neighbour.on('disconnect', (reason) => disconnections.push(`neighbour: ${reason}`));
     const { sessionId } = await emitWithAck<{ sessionId: string }>(fuzzer, 'create_chat_session', { machineId: 'm', receiverUserId: 'fuzz-peer' });
+    const storeFor = async (userId: string) =>
+      ((await request(t.url).post('/api/push').send({ userId, persist: true, data: { title: 'fuzz' } }).expect(200)).body as { notificationIds: string[] })
+        .notificationIds[0]!;
+    ownNotification = await storeFor('fuzz-a');
+    othersNotification = await storeFor('inbox-bystander');
     targets = {
       sessionIds: [sessionId],
       userIds: ['fuzz-a', 'fuzz-peer', 'neighbour', 'stranger'],
@@ -203,6 +227,17 @@ describe('fuzzing every client event (fast-check)', () => {
           { socket: 'anonymous', event: 'ping', args: [{}], ack: false },
           { socket: 'anonymous', event: 'register', args: [{ userId: '__proto__' }], ack: true },
           { socket: 'anonymous', event: 'create_chat_session', args: [{ machineId: 'm', receiverUserId: 'constructor' }], ack: false },
+        ],
+      ],
+      // The inbox: another user's id, ids as numbers (one past what a double holds exactly), odd pages.
+      [
+        [
+          { socket: 'token', event: 'notification:read', args: [{ notificationId: othersNotification }], ack: false },
+          { socket: 'token', event: 'notification:delete', args: [{ notificationId: Number(othersNotification) }], ack: true },
+          { socket: 'token', event: 'notification:read', args: [{ notificationId: Number(ownNotification) }], ack: true },
+          { socket: 'token', event: 'notification:delete', args: [{ notificationId: Number.MAX_SAFE_INTEGER + 2 }], ack: true },
+          { socket: 'token', event: 'notification:list', args: [{ limit: 100, before: '__proto__', unreadOnly: true }], ack: false },
+          { socket: 'anonymous', event: 'notification:read-all', args: [], ack: false },
         ],
       ],
     ];
@@ -289,10 +324,17 @@ describe('fuzzing every client event (fast-check)', () => {
       expect(batches).toBeGreaterThan(0);
       // Still serving after the whole run: a fresh connection answers.
       const late = await connectClient(t.url, { auth: { token: signToken({ userId: 'late' }) } });
+      const bystander = await connectClient(t.url, { auth: { token: signToken({ userId: 'inbox-bystander' }) } });
       try {
         expect(await emitWithAck(late, 'ping', {})).toMatchObject({ timestamp: expect.any(String) });
+        // Nothing the fuzzer sent reached another user's inbox.
+        expect(await emitWithAck(bystander, 'notification:list', {})).toMatchObject({
+          unreadCount: 1,
+          notifications: [expect.objectContaining({ id: othersNotification, readAt: null })],
+        });
       } finally {
         late.close();
+        bystander.close();
       }
     },
     LONG ? 60 * 60_000 : 90_000,

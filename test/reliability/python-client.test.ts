@@ -53,10 +53,18 @@ const SERVER_EVENTS: Record<keyof ServerToClientEvents, 'exercised' | { notExerc
   'chat:pending': 'exercised',
   typing: 'exercised',
   'system:shutdown': 'exercised',
+  'notification:new': 'exercised',
+  'notification:unread-count': 'exercised',
+  'notification:marked-read': 'exercised',
+  'notification:deleted': 'exercised',
+  'notification:list:ack': 'exercised',
+  'notification:read:ack': 'exercised',
+  'notification:read-all:ack': 'exercised',
+  'notification:delete:ack': 'exercised',
 };
 
 /** Events of the publishers' choosing that the test pushes over HTTP. */
-const PUSHED_EVENTS = ['order:shipped', 'system:notification', 'headline'];
+const PUSHED_EVENTS = ['order:shipped', 'system:notification', 'headline', 'invoice:due'];
 
 /** One line the Python client printed. */
 interface WireLine {
@@ -135,6 +143,13 @@ it('a python-socketio client with one-parameter handlers receives every server e
       await emitWithAck(peer, 'send_message', { sessionId: offline.sessionId, message: text });
     }
 
+    // One notification in Python's inbox before it connects: its count at connect, its list.
+    const stored = await request(t.url)
+      .post('/api/push')
+      .send({ userId: 'py', persist: true, data: { type: 'info', title: 'Welcome', message: 'Stored while you were away' } })
+      .expect(200);
+    const storedId = (stored.body as { notificationIds: string[] }).notificationIds[0]!;
+
     const names = [...Object.keys(SERVER_EVENTS), ...PUSHED_EVENTS];
     client = runPythonClient(python!, {
       WIRE_URL: t.url,
@@ -161,6 +176,7 @@ it('a python-socketio client with one-parameter handlers receives every server e
     await request(t.url).post('/api/broadcast').send({ event: 'system:notification', data: { title: 'Maintenance' } }).expect(200);
     await request(t.url).post('/api/room').send({ room: 'lobby', event: 'headline', data: 'big' }).expect(200);
     await request(t.url).post('/notify').send({ id: 'n-1', timestamp: '2020-01-01T00:00:00.000Z', title: 'Hi' }).expect(200);
+    await request(t.url).post('/api/push').send({ userId: 'py', persist: true, event: 'invoice:due', data: { type: 'warning', title: 'Invoice' } }).expect(200);
 
     // Shutting down sends system:shutdown last, then disconnects: Python then exits.
     peer.close();
@@ -199,6 +215,20 @@ it('a python-socketio client with one-parameter handlers receives every server e
     expect(payloadOf('message_read')).toMatchObject({ sessionId: ready.sessionId, seq: 1, readerUserId: 'peer' });
     expect(payloadOf('message_delivered')).toMatchObject({ receiverUserId: 'absent', seq: 1 });
     expect(payloadOf('system:shutdown')).toMatchObject({ message: expect.any(String) });
+    // The inbox: the count at connect, then Python listed, read, deleted and read all.
+    expect(payloadOf('notification:unread-count')).toEqual({ count: 1 });
+    expect(payloadOf('notification:list:ack')).toMatchObject({
+      success: true,
+      unreadCount: 1,
+      notifications: [expect.objectContaining({ id: storedId, title: 'Welcome', readAt: null })],
+    });
+    expect(payloadOf('notification:read:ack')).toMatchObject({ success: true, notificationId: storedId, changed: 1 });
+    expect(payloadOf('notification:marked-read')).toMatchObject({ notificationIds: [storedId] });
+    expect(payloadOf('notification:deleted')).toEqual({ notificationId: storedId });
+    expect(payloadOf('notification:delete:ack')).toEqual({ success: true, notificationId: storedId });
+    expect(payloadOf('notification:read-all:ack')).toMatchObject({ success: true, all: true, changed: 0 });
+    expect(payloadOf('notification:new')).toMatchObject({ userId: 'py', event: 'invoice:due', type: 'warning', title: 'Invoice', readAt: null });
+    expect(payloadOf('invoice:due')).toMatchObject({ type: 'warning', title: 'Invoice', id: expect.any(String) });
   } finally {
     client?.child.kill();
     peer?.close();

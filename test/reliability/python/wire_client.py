@@ -144,6 +144,20 @@ to_absent = request("create_chat_session", {"machineId": "py-machine", "receiver
 request("send_message", {"sessionId": to_absent["sessionId"], "message": "for later"}, "message_sent")
 wait_for("receiver_unavailable")
 
+# The inbox: the test stored one notification before this client connected; its count
+# comes at connect. Ids go back as the client has them (seed 003 clients hold numbers).
+wait_for("notification:unread-count")
+page = request("notification:list", {"limit": 5}, "notification:list:ack")
+if not page.get("success") or len(page.get("notifications", [])) != 1:
+    fail("notification:list answered %r" % (page,))
+stored_id = page["notifications"][0]["id"]
+wire_id = int(stored_id) if stored_id.isdigit() else stored_id
+request("notification:read", {"notificationId": wire_id}, "notification:read:ack")
+wait_for("notification:marked-read")
+request("notification:delete", {"notificationId": wire_id}, "notification:delete:ack")
+wait_for("notification:deleted")
+request("notification:read-all", {}, "notification:read-all:ack")
+
 report({"ready": True, "sessionId": created["sessionId"]})
 
 # The test drives the rest, then shuts the server down: system:shutdown, then disconnect.
