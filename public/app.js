@@ -6,6 +6,7 @@ import { createConnection } from './js/connection.js';
 import { byId } from './js/dom.js';
 import { createEventLog } from './js/event-log.js';
 import { createHttpClient } from './js/http.js';
+import { createInboxPanel } from './js/inbox.js';
 import { createNotificationsPanel } from './js/notifications.js';
 import { createRoomsPanel } from './js/rooms.js';
 import { createServerPanel } from './js/server-panel.js';
@@ -39,6 +40,7 @@ function start() {
   const connectPanel = createConnectPanel({ connection, http, log });
   createChatPanel({ connection, http, machineId: connectPanel.machineId });
   createNotificationsPanel({ connection, http, apiKey });
+  createInboxPanel({ connection });
   createRoomsPanel({ connection, http });
   wirePing(connection);
 

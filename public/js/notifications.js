@@ -5,7 +5,7 @@ const TYPES = new Set(['info', 'success', 'warning', 'error']);
 const MAX_CARDS = 200;
 
 /**
- * Events the other panels own (connection greetings, replies, chat, rooms). Everything
+ * Events the other panels own (connection greetings, replies, chat, rooms, inbox). Everything
  * else a publisher emits (POST /api/push, /api/broadcast, /api/room with an event name
  * of its own) is shown here as a pushed event.
  */
@@ -14,11 +14,13 @@ const OWNED_ELSEWHERE = new Set([
   'registration_error', 'pong', 'message', 'server:response', 'message:ack', 'action:result', 'room:join:ack',
   'room:leave:ack', 'system:state_recovered', 'system:state_recovery_failed', 'session_created', 'new_chat_session',
   'session_error', 'message_sent', 'new_message', 'receiver_unavailable', 'message_error', 'message_read', 'message_delivered', 'typing',
+  'notification:new', 'notification:unread-count', 'notification:marked-read', 'notification:deleted', 'notification:list:ack',
+  'notification:read:ack', 'notification:read-all:ack', 'notification:delete:ack',
 ]);
 
 const ENDPOINT_HINTS = {
   '/notify': 'Broadcasts the fields below as the notification event to every socket (seed 000).',
-  '/api/push': 'Emits an event to one user, or to several (comma-separated), on all their sockets.',
+  '/api/push': 'Emits an event to one user, or to several (comma-separated), on all their sockets; persisted, it is also stored in each user’s inbox.',
   '/api/broadcast': 'Emits an event to every connected socket.',
   '/api/room': 'Emits an event to every socket in a room.',
 };
@@ -51,7 +53,7 @@ function buildBody(endpoint, form) {
     case '/api/push': {
       const users = form.target.split(',').map((id) => id.trim()).filter(Boolean);
       const who = users.length === 1 ? { userId: users[0] } : { userIds: users };
-      return { ...who, event: form.event, data };
+      return { ...who, event: form.event, data, ...(form.persist ? { persist: true } : {}) };
     }
     case '/api/broadcast':
       return { event: form.event, data };
@@ -79,6 +81,7 @@ export function createNotificationsPanel({ connection, http, apiKey }) {
     message: byId('send-message'),
     type: byId('send-type'),
     extra: byId('send-extra'),
+    persist: byId('send-persist'),
   };
   let count = 0;
 
@@ -144,6 +147,7 @@ export function createNotificationsPanel({ connection, http, apiKey }) {
       title: inputs.title.value,
       message: inputs.message.value,
       type: inputs.type.value,
+      persist: inputs.persist.checked,
       extra,
     };
     return { body: buildBody(endpoint(), values) };
@@ -154,6 +158,7 @@ export function createNotificationsPanel({ connection, http, apiKey }) {
     const needsTarget = chosen === '/api/push' || chosen === '/api/room';
     byId('send-target-field').hidden = !needsTarget;
     byId('send-event-field').hidden = chosen === '/notify';
+    byId('send-persist-field').hidden = chosen !== '/api/push';
     byId('send-target-label').textContent = chosen === '/api/room' ? 'Room' : 'User IDs (comma-separated)';
     inputs.target.placeholder = chosen === '/api/room' ? 'news' : 'alice, bob';
     byId('endpoint-hint').textContent = ENDPOINT_HINTS[chosen];
@@ -174,7 +179,11 @@ export function createNotificationsPanel({ connection, http, apiKey }) {
     if (!reply.ok) return setStatus(sendStatus, `${chosen} failed: ${reply.error}`, 'bad');
     const recipients = reply.body?.recipients ?? 0;
     const noun = recipients === 1 ? 'socket' : 'sockets';
-    return setStatus(sendStatus, `${chosen} → ${reply.status} · delivered to ${recipients} ${noun}`, recipients > 0 ? 'ok' : 'warn');
+    // A stored notification waits in the inbox, so reaching no socket is not a warning then.
+    const stored = reply.body?.notificationIds?.length ?? 0;
+    const storedText = stored > 0 ? ` · stored in ${stored} ${stored === 1 ? 'inbox' : 'inboxes'}` : '';
+    const tone = recipients > 0 || stored > 0 ? 'ok' : 'warn';
+    return setStatus(sendStatus, `${chosen} → ${reply.status}${storedText} · delivered to ${recipients} ${noun}`, tone);
   }
 
   form.addEventListener('input', renderForm);
