@@ -27,6 +27,7 @@ import {
 import { prepareServers, ROOT, startServer, type RunningServer, type ServerKind } from './lib/servers.js';
 import { WorkerPool } from './lib/workers.js';
 import { connectScenario } from './scenarios/connect.js';
+import { inboxScenario } from './scenarios/inbox.js';
 import type { Scenario } from './scenarios/kit.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { notifyScenario } from './scenarios/notify.js';
@@ -34,11 +35,17 @@ import { pushScenario } from './scenarios/push.js';
 import { soakScenario } from './scenarios/soak.js';
 import { durableScenario, relayScenario } from './scenarios/traffic.js';
 
-const SCENARIOS: readonly Scenario[] = [connectScenario, memoryScenario, notifyScenario, pushScenario, relayScenario, durableScenario, soakScenario];
+const SCENARIOS: readonly Scenario[] = [connectScenario, memoryScenario, notifyScenario, pushScenario, inboxScenario, relayScenario, durableScenario, soakScenario];
 
 /** An upper bound on one run, so that a server never outlives a run that went wrong by much. */
 function runBoundMs(scenario: Scenario, options: BenchOptions): number {
-  const traffic = scenario.id === 'soak' ? options.soakDuration : options.duration + options.warmup * 2;
+  const traffic =
+    scenario.id === 'soak'
+      ? options.soakDuration
+      : scenario.id === 'inbox'
+        ? // Warm-up and push windows, then fan-outs and filling inboxes at a generous 0.5 s per 1,000 notifications.
+          2 * (options.duration + options.warmup * 3) + (2 * options.inboxFanouts + (options.inboxUnread * options.inboxConnectClients) / 1000) * 0.5
+        : options.duration + options.warmup * 2;
   return (traffic + 120 + scenario.sockets(options) / 50) * 1000;
 }
 
@@ -65,12 +72,16 @@ async function main(): Promise<number> {
   mkdirSync(runDir, { recursive: true });
   const jsonPath = path.resolve(opts.json ?? path.join(resultsDir, `bench-${stamp}.json`));
   const machine = describeMachine(runDir, openFileLimit());
-  const scenarios = SCENARIOS.filter((s) => opts.scenarios.includes(s.id));
+  const serversOf = (scenario: Scenario) => opts.servers.filter((kind) => scenario.servers?.includes(kind) ?? true);
+  const scenarios = SCENARIOS.filter((s) => opts.scenarios.includes(s.id) && serversOf(s).length > 0);
+  for (const skipped of SCENARIOS.filter((s) => opts.scenarios.includes(s.id) && serversOf(s).length === 0)) {
+    log(`skipping ${skipped.id}: it runs against ${skipped.servers?.join(', ')} only`);
+  }
   const maxSockets = Math.max(...scenarios.map((s) => s.sockets(opts)), opts.warmupConnections);
 
   log(`machine: ${machine.cpu} x ${machine.cores}, load ${machine.loadAverageAtStart.join(' ')}; run files in ${path.relative(ROOT, runDir)}`);
   const prepared = await prepareServers({ buildDir: path.join(runDir, 'build'), oursFrom: opts.oursFrom, oursEntry: opts.oursEntry, log });
-  const planMs = scenarios.reduce((sum, s) => sum + s.repetitions(opts) * opts.servers.length * runBoundMs(s, opts), 0);
+  const planMs = scenarios.reduce((sum, s) => sum + s.repetitions(opts) * serversOf(s).length * runBoundMs(s, opts), 0);
   const workers = await WorkerPool.start(opts.workers, {
     maxLifetimeMs: planMs + 300_000,
     openFiles: Math.ceil(maxSockets / opts.workers) + 1024,
@@ -102,7 +113,7 @@ async function main(): Promise<number> {
     let server: RunningServer | undefined;
     try {
       server = await serverFor(scenario, kind, label);
-      record.result = await scenario.run({ kind, server, workers, options: opts, runDir, label, profileFile, log });
+      record.result = await scenario.run({ kind, server, workers, options: opts, runDir, label, rep, profileFile, log });
     } catch (err) {
       record.error = err instanceof Error ? (err.stack ?? err.message) : String(err);
       // Leave no sockets behind for the next run.
@@ -139,7 +150,7 @@ async function main(): Promise<number> {
       log(`\n== ${scenario.id}: ${scenario.title} (${scenario.describe(opts)})`);
       for (let rep = 1; rep <= reps; rep++) {
         // Alternate which server goes first, so that drift in the machine's load favours neither.
-        const order: ServerKind[] = rep % 2 === 1 ? [...opts.servers] : [...opts.servers].reverse();
+        const order: ServerKind[] = rep % 2 === 1 ? serversOf(scenario) : serversOf(scenario).reverse();
         for (const kind of order) records.push(await runOnce(scenario, kind, rep));
       }
     }
@@ -154,7 +165,7 @@ async function main(): Promise<number> {
     machine,
     options: opts,
     oursRunsAs: prepared.ours.description,
-    scenarios: scenarios.map((s) => ({ id: s.id, title: s.title, description: s.describe(opts), repetitions: s.repetitions(opts) })),
+    scenarios: scenarios.map((s) => ({ id: s.id, title: s.title, description: s.describe(opts), repetitions: s.repetitions(opts), servers: serversOf(s) })),
     summaries,
     diagnostics: summarizeDiagnostics(records),
     runs: records,

@@ -94,12 +94,41 @@ function openSocket(client: Pick<Client, 'userId' | 'token'> & Partial<Client>):
   return wired;
 }
 
+/**
+ * Starts listening for the first `event` on a socket that is not yet connected: the server
+ * may send it in the same read as the CONNECT answer, before an await after connect() runs.
+ */
+function firstEvent(client: Client, event: string): (timeoutMs: number) => Promise<string> {
+  const prefix = `42["${event}"`;
+  const counting = client.socket.onEvent;
+  let arrived: string | undefined;
+  let waiter: ((raw: string) => void) | undefined;
+  client.socket.onEvent = (raw) => {
+    counting?.(raw);
+    if (arrived === undefined && raw.startsWith(prefix)) {
+      arrived = raw;
+      client.socket.onEvent = counting;
+      waiter?.(raw);
+    }
+  };
+  return (timeoutMs) =>
+    new Promise<string>((resolve, reject) => {
+      if (arrived !== undefined) return resolve(arrived);
+      const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms of connecting`)), timeoutMs);
+      waiter = (raw) => {
+        clearTimeout(timer);
+        resolve(raw);
+      };
+    });
+}
+
 async function connect(cmd: ConnectCommand): Promise<ConnectResult> {
   serverUrl = cmd.url;
   handshakeTimeoutMs = cmd.timeoutMs;
   // Tokens are signed before the clock starts: signing is the backend's cost, not the server's.
   const pending = cmd.userIds.map((userId) => ({ userId, token: signToken(userId, cmd.jwtSecret) }));
   const histogram = new Histogram();
+  const byWaited = new Map<number, Histogram>();
   const failures: string[] = [];
   let connected = 0;
   let failed = 0;
@@ -109,21 +138,41 @@ async function connect(cmd: ConnectCommand): Promise<ConnectResult> {
     while (next < pending.length) {
       const { userId, token } = pending[next++]!;
       const client = openSocket({ userId, token });
+      const waited = cmd.waitFor !== undefined ? firstEvent(client, cmd.waitFor.event) : undefined;
       const t0 = now();
       try {
         await client.socket.connect();
-        histogram.record(now() - t0);
+        const value =
+          waited !== undefined && cmd.waitFor !== undefined ? numberAfter(await waited(cmd.timeoutMs - (now() - t0)), cmd.waitFor.numberKey) : undefined;
+        const ms = now() - t0;
+        histogram.record(ms);
+        if (value !== undefined) {
+          let group = byWaited.get(value);
+          if (group === undefined) byWaited.set(value, (group = new Histogram()));
+          group.record(ms);
+        }
         connected += 1;
         clients.push(client);
         byUser.set(userId, client);
       } catch (err) {
         failed += 1;
         if (failures.length < MAX_ERRORS_KEPT) failures.push(`${userId}: ${(err as Error).message}`);
+        // Connected but the awaited event never came: not kept, so not left open either.
+        client.closing = true;
+        client.socket.terminate();
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(cmd.concurrency, pending.length)) }, one));
-  return { connected, failed, errors: failures, startedAt, endedAt: now(), latency: histogram.toJSON() };
+  return {
+    connected,
+    failed,
+    errors: failures,
+    startedAt,
+    endedAt: now(),
+    latency: histogram.toJSON(),
+    latencyByWaited: Object.fromEntries([...byWaited].map(([value, group]) => [String(value), group.toJSON()])),
+  };
 }
 
 let progressTimer: NodeJS.Timeout | undefined;

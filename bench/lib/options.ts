@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { SERVER_KINDS, type ServerKind } from './servers.js';
 
-export const SCENARIO_IDS = ['connect', 'memory', 'notify', 'push', 'relay', 'durable', 'soak'] as const;
+export const SCENARIO_IDS = ['connect', 'memory', 'notify', 'push', 'inbox', 'relay', 'durable', 'soak'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface BenchOptions {
@@ -9,7 +9,7 @@ export interface BenchOptions {
   servers: ServerKind[];
   reps: number;
   soakReps: number;
-  /** Seconds of each measured window (notify, push, relay, durable). */
+  /** Seconds of each measured window (notify, push, relay, durable, each inbox push phase). */
   duration: number;
   /** Seconds of traffic before each measured window. */
   warmup: number;
@@ -22,6 +22,14 @@ export interface BenchOptions {
   notifyWindow: number;
   pushUsers: number;
   httpConnections: number;
+  /** Users of the inbox scenario's pushes, every other one online; the 1,000-user push goes to the first 1,000. */
+  inboxUsers: number;
+  /** 1,000-user persisted pushes, sent one at a time, whose latency is measured. */
+  inboxFanouts: number;
+  /** Unread notifications of each user in the connect comparison. */
+  inboxUnread: number;
+  /** Sockets connected with that many unread, and as many with none. */
+  inboxConnectClients: number;
   relayPairs: number;
   durableSessions: number;
   /** Requests in flight per sender (relay, durable). */
@@ -68,6 +76,10 @@ export const DEFAULTS: BenchOptions = {
   notifyWindow: 8,
   pushUsers: 100,
   httpConnections: 10,
+  inboxUsers: 1000,
+  inboxFanouts: 100,
+  inboxUnread: 1000,
+  inboxConnectClients: 100,
   relayPairs: 100,
   durableSessions: 100,
   window: 4,
@@ -106,6 +118,10 @@ const SMOKE: Partial<BenchOptions> = {
   notifyClients: 10,
   pushUsers: 5,
   httpConnections: 2,
+  inboxUsers: 10,
+  inboxFanouts: 3,
+  inboxUnread: 5,
+  inboxConnectClients: 4,
   relayPairs: 4,
   durableSessions: 4,
   soakClients: 20,
@@ -126,10 +142,10 @@ export const USAGE = `npm run bench -- [options]
 Runs every scenario against ours and the bare reference (bench/reference/server.ts),
 alternating, and prints medians, ranges and ours/reference ratios.
 
-  --scenarios LIST        ${SCENARIO_IDS.join(',')} (default: all)
+  --scenarios LIST        ${SCENARIO_IDS.join(',')} (default: all; inbox runs against ours only)
   --servers LIST          ours,reference (default: both)
   --reps N                repetitions per scenario and server (default ${DEFAULTS.reps})
-  --duration S            measured seconds per run of notify/push/relay/durable (default ${DEFAULTS.duration})
+  --duration S            measured seconds of notify/push/relay/durable, and of each inbox push phase (default ${DEFAULTS.duration})
   --warmup S              traffic seconds before each measured window (default ${DEFAULTS.warmup})
   --workers N             client processes (default ${DEFAULTS.workers})
   --concurrency N         handshakes in flight per client process (default ${DEFAULTS.concurrency})
@@ -139,6 +155,13 @@ alternating, and prints medians, ranges and ours/reference ratios.
   --notify-window N       notifications not yet received by every client, at most (default ${DEFAULTS.notifyWindow})
   --push-users N          /api/push target users (default ${DEFAULTS.pushUsers})
   --http-connections N    autocannon connections (default ${DEFAULTS.httpConnections})
+  --inbox-users N         inbox: persisted vs plain /api/push targets, every other one online;
+                          the first 1,000 are the userIds of the fan-out push (default ${DEFAULTS.inboxUsers})
+  --inbox-fanouts N       inbox: fan-out pushes, one at a time, whose latency is measured; as many
+                          persisted as not (default ${DEFAULTS.inboxFanouts})
+  --inbox-unread N        inbox: unread notifications per user when connecting; at most the
+                          server's INBOX_MAX_PER_USER (default ${DEFAULTS.inboxUnread})
+  --inbox-connect-clients N  inbox: sockets connected with that many unread, and as many with none (default ${DEFAULTS.inboxConnectClients})
   --relay-pairs N         client -> server -> user room pairs (default ${DEFAULTS.relayPairs})
   --durable-sessions N    send_message sessions (default ${DEFAULTS.durableSessions})
   --window N              requests in flight per sender, relay and durable (default ${DEFAULTS.window})
@@ -196,6 +219,10 @@ const NUMERIC: Record<string, { key: NumericKey; integer: boolean }> = {
   'notify-window': { key: 'notifyWindow', integer: true },
   'push-users': { key: 'pushUsers', integer: true },
   'http-connections': { key: 'httpConnections', integer: true },
+  'inbox-users': { key: 'inboxUsers', integer: true },
+  'inbox-fanouts': { key: 'inboxFanouts', integer: true },
+  'inbox-unread': { key: 'inboxUnread', integer: true },
+  'inbox-connect-clients': { key: 'inboxConnectClients', integer: true },
   'relay-pairs': { key: 'relayPairs', integer: true },
   'durable-sessions': { key: 'durableSessions', integer: true },
   window: { key: 'window', integer: true },

@@ -17,6 +17,11 @@ export interface ConnectCommand {
   /** Handshakes in flight at once in this worker. */
   concurrency: number;
   timeoutMs: number;
+  /**
+   * A socket counts as connected only once this event has arrived too (e.g. the unread
+   * count the server sends on connect), and the number after `numberKey` in it is reported.
+   */
+  waitFor?: { event: string; numberKey: string };
 }
 
 export interface ConnectResult {
@@ -26,6 +31,8 @@ export interface ConnectResult {
   startedAt: number;
   endedAt: number;
   latency: HistogramData;
+  /** With `waitFor`: the handshake latency of the connected sockets, by the number their awaited event carried. */
+  latencyByWaited: Record<string, HistogramData>;
 }
 
 /** Count (and time, from the payload's `"t"`) these events on every socket of the worker. */

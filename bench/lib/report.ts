@@ -84,16 +84,20 @@ const side = (values: number[]): SideSummary | undefined => {
   return { median: median(values), min, max, values };
 };
 
-function goalText(goal: Goal | undefined): string {
+function goalText(metric: MetricSpec): string {
+  const goal = metric.goal;
   if (goal === undefined) return '';
   const fixed = (v: number) => v.toFixed(2);
+  const absolute = (v: number) => (metric.unit === 'x' ? fixed(v) : `${v} ${metric.unit}`);
   switch (goal.type) {
     case 'min-ratio':
       return `>= ${fixed(goal.value)}`;
     case 'max-ratio':
       return `<= ${fixed(goal.value)}`;
+    case 'min':
+      return `ours >= ${absolute(goal.value)}`;
     case 'max':
-      return `ours < ${goal.value} %`;
+      return `ours < ${absolute(goal.value)}`;
   }
 }
 
@@ -104,6 +108,8 @@ function goalMet(goal: Goal | undefined, ours: SideSummary | undefined, ratio: n
       return Number.isFinite(ratio) ? ratio >= goal.value : undefined;
     case 'max-ratio':
       return Number.isFinite(ratio) ? ratio <= goal.value : undefined;
+    case 'min':
+      return Number.isFinite(ours.median) ? ours.median >= goal.value : undefined;
     case 'max':
       return Number.isFinite(ours.median) ? ours.median < goal.value : undefined;
   }
@@ -119,7 +125,7 @@ export function summarize(records: readonly RunRecord[], scenarios: readonly Sce
       const ours = side(values('ours'));
       const reference = side(values('reference'));
       const ratio = ours !== undefined && reference !== undefined ? ours.median / reference.median : Number.NaN;
-      return { scenario: scenario.id, metric, ours, reference, ratio, goal: goalText(metric.goal), met: goalMet(metric.goal, ours, ratio) };
+      return { scenario: scenario.id, metric, ours, reference, ratio, goal: goalText(metric), met: goalMet(metric.goal, ours, ratio) };
     }),
   );
 }
@@ -153,6 +159,8 @@ export function formatValue(value: number, unit: string): string {
       return Math.abs(value) >= 1024 ? `${(value / 1024).toFixed(1)} KiB` : `${Math.round(value)} B`;
     case '%':
       return `${value.toFixed(1)} %`;
+    case 'x':
+      return value.toFixed(2);
     default:
       return value.toPrecision(3);
   }
@@ -198,7 +206,7 @@ export interface Report {
   machine: Machine;
   options: BenchOptions;
   oursRunsAs: string;
-  scenarios: { id: ScenarioId; title: string; description: string; repetitions: number }[];
+  scenarios: { id: ScenarioId; title: string; description: string; repetitions: number; servers: ServerKind[] }[];
   summaries: MetricSummary[];
   diagnostics: Record<string, Record<string, Record<string, number>>>;
   runs: RunRecord[];
@@ -224,7 +232,10 @@ export function renderMarkdownSection(report: Report, jsonPath: string): string 
     '',
     'What ran:',
     '',
-    ...report.scenarios.map((s) => `- ${s.id} (${s.repetitions} run${s.repetitions === 1 ? '' : 's'} per server): ${s.title}; ${s.description}`),
+    ...report.scenarios.map(
+      (s) =>
+        `- ${s.id} (${s.repetitions} run${s.repetitions === 1 ? '' : 's'} per server${s.servers.length === 1 ? `, ${s.servers[0]} only` : ''}): ${s.title}; ${s.description}`,
+    ),
     '',
     renderMarkdown(report.summaries),
     '',

@@ -1,6 +1,6 @@
 import { Histogram } from '../lib/histogram.js';
 import type { BenchOptions, ScenarioId } from '../lib/options.js';
-import type { ConnectResult, WindowReport } from '../lib/protocol.js';
+import type { ConnectCommand, ConnectResult, WindowReport } from '../lib/protocol.js';
 import { SECRETS, usageBetween, type RunningServer, type ServerKind, type ServerUsage } from '../lib/servers.js';
 import type { WorkerPool } from '../lib/workers.js';
 
@@ -12,13 +12,19 @@ export interface RunContext {
   options: BenchOptions;
   runDir: string;
   label: string;
+  /** 1-based repetition of this scenario on this server. */
+  rep: number;
   /** With --profile: where the server's CPU profile of the measured window goes. */
   profileFile: string | undefined;
   log(message: string): void;
 }
 
-/** A goal on ours / reference (ratio) or on ours alone (absolute). */
-export type Goal = { type: 'min-ratio'; value: number } | { type: 'max-ratio'; value: number } | { type: 'max'; value: number };
+/** A goal on ours / reference (ratio) or on ours alone (absolute, in the metric's unit). */
+export type Goal =
+  | { type: 'min-ratio'; value: number }
+  | { type: 'max-ratio'; value: number }
+  | { type: 'min'; value: number }
+  | { type: 'max'; value: number };
 
 export interface MetricSpec {
   key: string;
@@ -44,6 +50,11 @@ export interface Scenario {
   describe(options: BenchOptions): string;
   metrics: MetricSpec[];
   repetitions(options: BenchOptions): number;
+  /**
+   * The servers this scenario can run against (default: every one chosen). A feature the
+   * reference lacks (the inbox) is measured against ours alone, its goals absolute.
+   */
+  servers?: readonly ServerKind[];
   /** Most sockets connected at once, for descriptor limits. */
   sockets(options: BenchOptions): number;
   run(ctx: RunContext): Promise<RunResult>;
@@ -60,18 +71,32 @@ export function dealAcross<T>(items: readonly T[], parts: number): T[][] {
 
 export const userIds = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 
+/** Departures from the default handshakes. */
+export interface ConnectHow {
+  /** Handshakes in flight per worker (default --concurrency). */
+  concurrency?: number;
+  waitFor?: ConnectCommand['waitFor'];
+}
+
 export interface ConnectSummary {
   connected: number;
   failed: number;
   perSecond: number;
   latency: Histogram;
+  /** With `waitFor`: the handshake latency of the sockets, by the number their awaited event carried. */
+  latencyByWaited: Map<number, Histogram>;
 }
 
 /**
  * Connects `lists[i]` from worker `workers[i]`, all workers at once, and fails the run if
  * any socket was refused: a benchmark of refusals measures nothing.
  */
-export async function connectLists(ctx: RunContext, lists: readonly string[][], workers: readonly number[]): Promise<ConnectSummary> {
+export async function connectLists(
+  ctx: RunContext,
+  lists: readonly string[][],
+  workers: readonly number[],
+  how: ConnectHow = {},
+): Promise<ConnectSummary> {
   const results = await Promise.all(
     lists.map((ids, i) =>
       ids.length === 0
@@ -81,8 +106,9 @@ export async function connectLists(ctx: RunContext, lists: readonly string[][], 
             url: ctx.server.url,
             userIds: ids,
             jwtSecret: SECRETS.jwtSecret,
-            concurrency: ctx.options.concurrency,
+            concurrency: how.concurrency ?? ctx.options.concurrency,
             timeoutMs: 30_000,
+            waitFor: how.waitFor,
           }),
     ),
   );
@@ -99,13 +125,26 @@ export async function connectLists(ctx: RunContext, lists: readonly string[][], 
     failed,
     perSecond: (connected / (endedAt - startedAt)) * 1000,
     latency: Histogram.from(done.map((r) => r.latency)),
+    latencyByWaited: mergeByWaited(done),
   };
 }
 
+function mergeByWaited(results: readonly ConnectResult[]): Map<number, Histogram> {
+  const merged = new Map<number, Histogram>();
+  for (const result of results) {
+    for (const [value, data] of Object.entries(result.latencyByWaited)) {
+      let group = merged.get(Number(value));
+      if (group === undefined) merged.set(Number(value), (group = new Histogram()));
+      group.merge(data);
+    }
+  }
+  return merged;
+}
+
 /** Spreads `ids` over every worker. */
-export function connectEverywhere(ctx: RunContext, ids: readonly string[]): Promise<ConnectSummary> {
+export function connectEverywhere(ctx: RunContext, ids: readonly string[], how: ConnectHow = {}): Promise<ConnectSummary> {
   const lists = dealAcross(ids, ctx.workers.size);
-  return connectLists(ctx, lists, lists.map((_, i) => i));
+  return connectLists(ctx, lists, lists.map((_, i) => i), how);
 }
 
 /** A few connections opened and closed, so that the measured part does not pay for JIT warm-up. */
