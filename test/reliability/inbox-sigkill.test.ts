@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NotificationRecord } from '../../src/contracts/inbox.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { LONG } from './support/fuzz-run.js';
 
 const KEY = 'inbox-sigkill-key-0123456789';
@@ -55,11 +55,7 @@ describe('SIGKILL during a burst of stored pushes', () => {
 
   afterAll(async () => {
     // Only the process this file started, and only if a failure left it running.
-    if (running !== undefined && running.child.exitCode === null) {
-      const exited = new Promise((resolve) => running!.child.once('exit', resolve));
-      running.child.kill('SIGKILL');
-      await exited;
-    }
+    if (running !== undefined) await stopServerProcess(running, 'SIGKILL');
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
@@ -128,9 +124,8 @@ describe('SIGKILL during a burst of stored pushes', () => {
         const killAfter = 100 + Math.floor(Math.random() * 150);
         while (acknowledgedThisRound < killAfter && failure === undefined) await new Promise((resolve) => setTimeout(resolve, 2));
         if (failure !== undefined) throw failure;
-        const exited = new Promise((resolve) => server.child.once('exit', resolve));
         sending = false;
-        server.child.kill('SIGKILL');
+        const exited = stopServerProcess(server, 'SIGKILL');
         await Promise.all(workers);
         await exited;
         if (failure !== undefined) throw failure;
@@ -147,9 +142,7 @@ describe('SIGKILL during a burst of stored pushes', () => {
       }
       const stored = new Map<string, NotificationRecord[]>();
       for (const userId of USERS) stored.set(userId, await readInbox(final.url, userId));
-      const exited = new Promise((resolve) => final.child.once('exit', resolve));
-      final.child.kill('SIGTERM');
-      await exited;
+      await stopServerProcess(final, 'SIGTERM');
       running = undefined;
 
       const lost: string[] = [];

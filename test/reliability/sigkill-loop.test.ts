@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/contracts/chat.js';
 import type { MessageSent } from '../../src/contracts/events.js';
 import { connectClient, emitWithAck, type TestSocket } from '../support/client.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
 import { parseChatFiles, readAllMessages } from './support/chat-files.js';
 import { LONG } from './support/fuzz-run.js';
@@ -48,11 +48,7 @@ describe('SIGKILL mid-burst, again and again, on the same directory', () => {
 
   afterAll(async () => {
     // Only the process this file started, and only if a failure left it running.
-    if (running !== undefined && running.child.exitCode === null) {
-      const exited = new Promise((resolve) => running!.child.once('exit', resolve));
-      running.child.kill('SIGKILL');
-      await exited;
-    }
+    if (running !== undefined) await stopServerProcess(running, 'SIGKILL');
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
@@ -140,9 +136,8 @@ describe('SIGKILL mid-burst, again and again, on the same directory', () => {
         const killAfter = 150 + Math.floor(Math.random() * 150);
         while (acknowledgedThisRound < killAfter && failure === undefined) await new Promise((resolve) => setTimeout(resolve, 2));
         if (failure !== undefined) throw failure;
-        const exited = new Promise((resolve) => server.child.once('exit', resolve));
         sending = false;
-        server.child.kill('SIGKILL');
+        const exited = stopServerProcess(server, 'SIGKILL');
         await Promise.all(workers);
         for (const socket of sockets.values()) socket.close();
         await exited;
@@ -154,9 +149,7 @@ describe('SIGKILL mid-burst, again and again, on the same directory', () => {
       const final = running;
       const stored = new Map<string, ChatMessage[]>();
       for (const [conversation, sessionId] of sessions) stored.set(conversation, await readAllMessages(final.url, sessionId, { 'X-API-Key': KEY }));
-      const exited = new Promise((resolve) => final.child.once('exit', resolve));
-      final.child.kill('SIGTERM');
-      await exited;
+      await stopServerProcess(final, 'SIGTERM');
       running = undefined;
 
       const all = [...stored.values()].flat();

@@ -68,3 +68,14 @@ export function runServerProcessToExit(env: Record<string, string>): Promise<{ c
     }),
   );
 }
+
+/**
+ * Sends `signal` to a server process this test started (by its pid, nothing else) and
+ * resolves once it has exited; at once when it already has.
+ */
+export function stopServerProcess(server: ServerProcess, signal: NodeJS.Signals): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
+  server.child.kill(signal);
+  return exited;
+}
