@@ -186,11 +186,7 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
    * carries its user's id), so sending them to absent users would only fill the recovery
    * buffer and cost a count read each.
    */
-  async function deliverStored(input: PushInput, records: readonly NotificationRecord[]): Promise<void> {
-    const online = await socketsOf(
-      records.map((record) => record.userId),
-      input.tenantId,
-    );
+  async function deliverStored(input: PushInput, records: readonly NotificationRecord[], online: readonly number[]): Promise<void> {
     await Promise.all(
       records.map(async (record, index) => {
         if (online[index] === 0) return;
@@ -221,8 +217,10 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
       const items: NewNotification[] = input.persist
         ? users.map((userId) => ({ userId, tenantId: input.tenantId, event: input.event, expiresAt, ...fields }))
         : [];
-      // Counted before the write, because a retry's answer is stored in that same write.
-      const recipients = (await socketsOf(users, input.tenantId)).reduce((sum, count) => sum + count, 0);
+      // Counted before the write, because a retry's answer is stored in that same write; the
+      // same counts (online[i] is users[i]'s, as records[i] is) then decide who is sent what.
+      const online = await socketsOf(users, input.tenantId);
+      const recipients = online.reduce((sum, count) => sum + count, 0);
       // The store answers in the order given: records[i] is users[i]'s.
       const idsInOrder = (records: readonly NotificationRecord[]) => {
         const idOf = new Map(users.map((userId, index) => [userId, records[index]!.id]));
@@ -241,7 +239,7 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
         if (!isStoredPushAnswer(first)) throw new AppError('INTERNAL_SERVER_ERROR', 'The stored answer of an idempotent push is unreadable');
         return { ...first, replayed: true };
       }
-      if (input.persist) await deliverStored(input, appended.records);
+      if (input.persist) await deliverStored(input, appended.records, online);
       else await gateway.emitToUsers({ userIds: input.userIds, tenantId: input.tenantId }, input.event, input.data);
       return { ...answerOf(appended.records), records: appended.records, replayed: false };
     },
