@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import proxyAddr from 'proxy-addr';
 import type { Server } from 'socket.io';
 
 type EngineServer = Server['engine'];
@@ -12,25 +13,14 @@ interface EngineSocket {
 export type TrustProxy = (address: string, hop: number) => boolean;
 
 /**
- * The address a connection comes from, decided as Express decides `req.ip`: the socket's
- * peer, then X-Forwarded-For from right to left for as long as the address before is a
- * trusted proxy. With TRUST_PROXY unset nothing is trusted and the header is ignored, so
- * a client cannot pick its own address.
+ * The address a connection comes from, decided by the very function Express uses for
+ * `req.ip` (proxy-addr): the socket's peer, then X-Forwarded-For from right to left for as
+ * long as the address before is a trusted proxy. With TRUST_PROXY unset nothing is trusted
+ * and the header is ignored, so a client cannot pick its own address.
  */
 export function clientAddressOf(req: IncomingMessage, trust: TrustProxy): string {
-  let address = req.socket.remoteAddress ?? 'unknown';
-  const header = req.headers['x-forwarded-for'];
-  if (header === undefined) return address;
-  const forwarded = (Array.isArray(header) ? header.join(',') : header)
-    .split(',')
-    .map((hop) => hop.trim())
-    .filter((hop) => hop.length > 0)
-    .reverse();
-  for (const [hop, previous] of forwarded.entries()) {
-    if (!trust(address, hop)) break;
-    address = previous;
-  }
-  return address;
+  // A socket already closed has no peer address left.
+  return (proxyAddr(req, trust) as string | undefined) ?? 'unknown';
 }
 
 export interface ConnectionAdmissionOptions {
