@@ -6,11 +6,11 @@
  * prints medians, ranges and ours/reference ratios; writes the JSON results and appends a
  * dated summary to bench/RESULTS.md.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
 import { openFileLimit } from './lib/processes.js';
-import { renderProfileSummary, summarizeProfile } from './lib/profile.js';
+import { writeProfileSummary } from './lib/profile.js';
 import { now } from './lib/protocol.js';
 import {
   appendMarkdown,
@@ -125,8 +125,7 @@ async function main(): Promise<number> {
       }
     }
     if (profileFile !== undefined && existsSync(profileFile)) {
-      const text = renderProfileSummary(summarizeProfile(profileFile, ROOT), `${label}: the measured window (${profileFile})`);
-      writeFileSync(profileFile.replace(/\.cpuprofile$/, '.txt'), text);
+      writeProfileSummary(profileFile, ROOT, `${label}: the measured window (${profileFile})`);
       record.cpuProfile = profileFile;
     }
     record.seconds = (now() - t0) / 1000;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -113,4 +113,9 @@ export function renderProfileSummary(summary: ProfileSummary, title: string): st
     ...summary.oursInclusive.map((f) => `  ${pct(f.ms)}  ${f.name}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** Writes the summary of `file` beside it (`.txt` for `.cpuprofile`). */
+export function writeProfileSummary(file: string, root: string, title: string): void {
+  writeFileSync(file.replace(/\.cpuprofile$/, '.txt'), renderProfileSummary(summarizeProfile(file, root), title));
 }

@@ -1,8 +1,8 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Histogram } from '../lib/histogram.js';
 import { createPoster, type PostAnswer } from '../lib/http-client.js';
 import { now, type HttpLoadResult } from '../lib/protocol.js';
-import { renderProfileSummary, summarizeProfile } from '../lib/profile.js';
+import { writeProfileSummary } from '../lib/profile.js';
 import { ROOT, SECRETS } from '../lib/servers.js';
 import {
   connectEverywhere,
@@ -55,7 +55,7 @@ function inPhase(ctx: RunContext, phase: string): RunContext {
 function summarizePhaseProfile(ctx: RunContext, phase: string): void {
   const file = inPhase(ctx, phase).profileFile;
   if (file === undefined || file === ctx.profileFile || !existsSync(file)) return;
-  writeFileSync(file.replace(/\.cpuprofile$/, '.txt'), renderProfileSummary(summarizeProfile(file, ROOT), `${ctx.label} ${phase}: its measured window (${file})`));
+  writeProfileSummary(file, ROOT, `${ctx.label} ${phase}: its measured window (${file})`);
 }
 
 /**
