@@ -11,8 +11,6 @@ import { buildOpenApiDocument } from './openapi.js';
 import { routeTable } from './route-table.js';
 import { createDocsRoutes } from './routes/docs.routes.js';
 
-export type { AppInfo, HttpDependencies } from './dependencies.js';
-
 /** Builds the Express app without listening, so tests and the composition root share it. */
 export function createHttpApp(deps: HttpDependencies): Express {
   const { config, logger, metrics } = deps;

@@ -92,7 +92,7 @@ export function defineRoute<
   P extends ObjectSchema | undefined = undefined,
   Q extends ObjectSchema | undefined = undefined,
 >(spec: RouteSpec<B, P, Q>): RouteDefinition {
-  const { body, params, query } = spec;
+  const request: RequestSchemas = { body: spec.body, params: spec.params, query: spec.query };
   return {
     method: spec.method,
     path: spec.path,
@@ -100,14 +100,14 @@ export function defineRoute<
     summary: spec.summary,
     description: spec.description,
     failureTitle: spec.failureTitle,
-    request: { body, params, query },
+    request,
     responses: spec.responses,
     createHandler(deps) {
       const handle = spec.handler(deps);
       if (handle === undefined) return undefined;
       return async (req, res) => {
         // Parsed with the very schemas the handler's input types come from.
-        const input = parseRequest({ body, params, query }, req) as RouteInput<Parsed<B>, Parsed<P>, Parsed<Q>>;
+        const input = parseRequest(request, req) as RouteInput<Parsed<B>, Parsed<P>, Parsed<Q>>;
         await handle(input, req, res);
       };
     },

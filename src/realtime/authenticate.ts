@@ -50,9 +50,8 @@ export interface AuthMiddlewareDependencies {
  * ignores the refusal would otherwise keep it open until the connect timeout.
  */
 export function createAuthMiddleware(deps: AuthMiddlewareDependencies) {
-  const identify = createIdentify(deps);
   return async (socket: AppSocket, next: (err?: ExtendedError) => void): Promise<void> => {
-    const refusal = await identify(socket);
+    const refusal = await identify(socket, deps);
     if (refusal === undefined) return next();
     next(refusal);
     // Socket.IO queues the connect_error in a process.nextTick after next(err), so by
@@ -62,53 +61,51 @@ export function createAuthMiddleware(deps: AuthMiddlewareDependencies) {
 }
 
 /** Identifies `socket` (its socket.data), or returns why it is refused. */
-function createIdentify(deps: AuthMiddlewareDependencies) {
-  return async (socket: AppSocket): Promise<ExtendedError | undefined> => {
-    if (deps.isDraining()) return connectError('SERVICE_UNAVAILABLE', 'Server is shutting down');
+async function identify(socket: AppSocket, deps: AuthMiddlewareDependencies): Promise<ExtendedError | undefined> {
+  if (deps.isDraining()) return connectError('SERVICE_UNAVAILABLE', 'Server is shutting down');
 
-    // A recovered socket was already counted when it first connected.
-    if (!socket.recovered) {
-      const limit = await deps.connectionLimiter.consume(`ip:${deps.clientAddress(socket.request)}`);
-      if (!limit.allowed) {
-        deps.metrics.markRateLimited('ws_connection');
-        const retryAfter = Math.max(1, Math.ceil(limit.resetMs / 1000));
-        return connectError('RATE_LIMITED', 'Too many connections from this address', { retryAfter });
-      }
+  // A recovered socket was already counted when it first connected.
+  if (!socket.recovered) {
+    const limit = await deps.connectionLimiter.consume(`ip:${deps.clientAddress(socket.request)}`);
+    if (!limit.allowed) {
+      deps.metrics.markRateLimited('ws_connection');
+      const retryAfter = Math.max(1, Math.ceil(limit.resetMs / 1000));
+      return connectError('RATE_LIMITED', 'Too many connections from this address', { retryAfter });
     }
+  }
 
-    const token = tokenFromHandshake(socket.handshake);
-    let identity: Identity | undefined;
-    if (token !== undefined) {
-      try {
-        identity = deps.verifier.verify(token);
-      } catch (err) {
-        const appError = toAppError(err);
-        deps.logger.debug({ code: appError.code, socketId: socket.id }, 'socket authentication refused');
-        return connectError(appError.code, appError.message);
-      }
-    } else if (!deps.allowAnonymous) {
-      return connectError('UNAUTHORIZED', 'Authentication token required (auth.token, ?token= or Authorization: Bearer)');
+  const token = tokenFromHandshake(socket.handshake);
+  let identity: Identity | undefined;
+  if (token !== undefined) {
+    try {
+      identity = deps.verifier.verify(token);
+    } catch (err) {
+      const appError = toAppError(err);
+      deps.logger.debug({ code: appError.code, socketId: socket.id }, 'socket authentication refused');
+      return connectError(appError.code, appError.message);
     }
+  } else if (!deps.allowAnonymous) {
+    return connectError('UNAUTHORIZED', 'Authentication token required (auth.token, ?token= or Authorization: Bearer)');
+  }
 
-    const tenantRefusal = claimedTenantRefusal(socket.handshake, identity);
-    if (tenantRefusal !== undefined) {
-      deps.logger.debug({ socketId: socket.id, userId: identity?.userId }, 'socket refused: auth.tenantId is not the token claim');
-      return connectError('FORBIDDEN', tenantRefusal);
-    }
+  const tenantRefusal = claimedTenantRefusal(socket.handshake, identity);
+  if (tenantRefusal !== undefined) {
+    deps.logger.debug({ socketId: socket.id, userId: identity?.userId }, 'socket refused: auth.tenantId is not the token claim');
+    return connectError('FORBIDDEN', tenantRefusal);
+  }
 
-    if (socket.recovered && !sameIdentity(socket, identity)) {
-      // The recovered rooms and missed packets belong to the previous identity.
-      return connectError('UNAUTHORIZED', 'Token does not match the recovered session');
-    }
+  if (socket.recovered && !sameIdentity(socket, identity)) {
+    // The recovered rooms and missed packets belong to the previous identity.
+    return connectError('UNAUTHORIZED', 'Token does not match the recovered session');
+  }
 
-    socket.data.authenticated = identity !== undefined;
-    socket.data.userId = identity?.userId ?? (socket.recovered ? socket.data.userId : undefined);
-    socket.data.tenantId = identity?.tenantId;
-    socket.data.tokenExp = identity?.exp;
-    socket.data.roomGrants = identity?.rooms ?? [];
-    socket.data.connectedAt ??= Date.now();
-    return undefined;
-  };
+  socket.data.authenticated = identity !== undefined;
+  socket.data.userId = identity?.userId ?? (socket.recovered ? socket.data.userId : undefined);
+  socket.data.tenantId = identity?.tenantId;
+  socket.data.tokenExp = identity?.exp;
+  socket.data.roomGrants = identity?.rooms ?? [];
+  socket.data.connectedAt ??= Date.now();
+  return undefined;
 }
 
 /** Whether a recovered socket's previous identity is the one now presented. */

@@ -1,3 +1,5 @@
+import type { AppSocket } from './socket-types.js';
+
 /**
  * The one place room names are built. Users' private rooms are `user:{userId}`, or
  * `tenant:{tenantId}:user:{userId}` when the token names a tenant, so two tenants'
@@ -78,6 +80,11 @@ export function leaveRefusal(room: string): string | undefined {
   if (isReservedRoom(room)) return 'Reserved rooms cannot be left by clients';
   if (isSocketIdRoom(room)) return SOCKET_ID_REFUSAL;
   return undefined;
+}
+
+/** Sockets in `room` on this node other than `socket`: who `socket.to(room)` reaches. */
+export function othersIn(socket: AppSocket, room: string): number {
+  return (socket.nsp.adapter.rooms.get(room)?.size ?? 0) - (socket.rooms.has(room) ? 1 : 0);
 }
 
 /** The rooms a client joined itself: everything but its socket-id room and reserved rooms. */

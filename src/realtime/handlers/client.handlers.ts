@@ -10,7 +10,7 @@ import { AppError } from '../../errors.js';
 import type { ActionRegistry } from '../action-registry.js';
 import type { HandlerRegistry } from '../handle.js';
 import type { RelayLimits } from '../relay-limits.js';
-import { clientRoomsOf, userRoom } from '../rooms.js';
+import { clientRoomsOf, othersIn, userRoom } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
 const contextOf = (socket: AppSocket): ActionContext => ({
@@ -21,10 +21,6 @@ const contextOf = (socket: AppSocket): ActionContext => ({
   machineId: socket.data.machineId,
   rooms: clientRoomsOf(socket.id, socket.rooms),
 });
-
-/** Sockets in `room` on this node other than `socket`: who `socket.to(room)` reaches. */
-const othersIn = (socket: AppSocket, room: string): number =>
-  (socket.nsp.adapter.rooms.get(room)?.size ?? 0) - (socket.rooms.has(room) ? 1 : 0);
 
 /** `ping` (seeds 002, 004) and the seed 002 `client:*` request/response events. */
 export function registerClientHandlers(handlers: HandlerRegistry, deps: { actions: ActionRegistry; relay: RelayLimits }): void {

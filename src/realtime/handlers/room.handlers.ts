@@ -2,7 +2,7 @@ import { channelPayloadSchema, relayPayloadSchema, roomPayloadSchema } from '../
 import { AppError } from '../../errors.js';
 import type { HandlerRegistry } from '../handle.js';
 import type { RelayLimits } from '../relay-limits.js';
-import { MAX_CLIENT_ROOMS, clientRoomsOf, joinRefusal, leaveRefusal } from '../rooms.js';
+import { MAX_CLIENT_ROOMS, clientRoomsOf, joinRefusal, leaveRefusal, othersIn } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
 /**
@@ -39,7 +39,7 @@ export function registerRoomHandlers(handlers: HandlerRegistry, deps: { relay: R
       if (typeof room !== 'string' || !socket.rooms.has(room) || room === socket.id) {
         throw new AppError('FORBIDDEN', 'Join the room before sending messages to it');
       }
-      const recipients = (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1;
+      const recipients = othersIn(socket, room);
       deps.relay.charge(socket, data, recipients);
       socket.to(room).emit('message', payload);
       return { success: true as const, recipients };
