@@ -3,7 +3,9 @@
  * their acks and the `/api/users/:userId/notifications` routes carry.
  */
 
-export type NotificationPriority = 'LOW' | 'NORMAL' | 'HIGH' | 'URGENT';
+export const NOTIFICATION_PRIORITIES = ['LOW', 'NORMAL', 'HIGH', 'URGENT'] as const;
+
+export type NotificationPriority = (typeof NOTIFICATION_PRIORITIES)[number];
 
 /** One stored notification, as clients receive it. */
 export interface NotificationRecord {

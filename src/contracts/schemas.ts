@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NOTIFICATION_PRIORITIES } from './inbox.js';
 
 /**
  * Zod schemas of every REST body and socket payload. They are the single source for
@@ -50,7 +51,7 @@ export const notifyBodySchema = z
     example: { title: 'New Message', message: 'You have a new message', type: 'info' },
   });
 
-export const notificationPrioritySchema = z.enum(['LOW', 'NORMAL', 'HIGH', 'URGENT']);
+export const notificationPrioritySchema = z.enum(NOTIFICATION_PRIORITIES);
 
 export const pushBodySchema = z
   .object({

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type {
-  MarkedReadPayload,
-  NotificationDeletedPayload,
-  NotificationPage,
-  NotificationPriority,
-  NotificationRecord,
+import {
+  NOTIFICATION_PRIORITIES,
+  type MarkedReadPayload,
+  type NotificationDeletedPayload,
+  type NotificationPage,
+  type NotificationPriority,
+  type NotificationRecord,
 } from '../contracts/inbox.js';
 import { AppError } from '../errors.js';
 import type { Clock } from './clock.js';
@@ -78,7 +79,7 @@ const INBOX_EVENTS = {
 
 const INBOX_EVENT_NAMES: ReadonlySet<string> = new Set(Object.values(INBOX_EVENTS));
 
-const PRIORITIES: ReadonlySet<string> = new Set<NotificationPriority>(['LOW', 'NORMAL', 'HIGH', 'URGENT']);
+const PRIORITIES: ReadonlySet<string> = new Set(NOTIFICATION_PRIORITIES);
 const MAX_TYPE_LENGTH = 32;
 
 export interface InboxServiceOptions {

@@ -1,6 +1,7 @@
 import type { Clock } from '../../domain/clock.js';
 import type { IdempotentResult, InboxOwner, InboxStore, NewNotification, NotificationRecord } from '../../domain/inbox-store.js';
 import { AppError } from '../../errors.js';
+import { parseId, parseTime } from '../inbox-input.js';
 
 export interface MemoryInboxStoreOptions {
   /** Notifications kept per inbox. */
@@ -14,20 +15,6 @@ interface Stored {
   record: NotificationRecord;
   /** Its expiresAt, or the end of the retention period, whichever comes first (ms). */
   retainedUntil: number;
-}
-
-const ID_PATTERN = /^[1-9][0-9]{0,15}$/;
-
-function parseId(id: string): number | undefined {
-  if (!ID_PATTERN.test(id)) return undefined;
-  const value = Number(id);
-  return Number.isSafeInteger(value) ? value : undefined;
-}
-
-function parseTime(iso: string, field: string): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) throw new AppError('INVALID_REQUEST', `${field} must be an ISO 8601 time`);
-  return ms;
 }
 
 /** What storing as JSON and reading back gives, so both stores hand back the same values. */

@@ -13,6 +13,7 @@ import type {
 } from '../../domain/inbox-store.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { parseId, parseTime } from '../inbox-input.js';
 import { migrateInboxSchema } from './inbox-schema.js';
 import { toStoreError } from './sqlite-errors.js';
 import { createWriteBatcher, type WriteBatcher } from './write-batcher.js';
@@ -51,20 +52,28 @@ const PURGE_CHUNK = 1_000;
 const BUSY_TIMEOUT_MS = 250;
 /** A checkpointed WAL is truncated to this, so one burst does not leave a large file behind. */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
-/** Ids are the rowid as a plain decimal string; anything else never named a notification here. */
-const ID_PATTERN = /^[1-9][0-9]{0,15}$/;
 
-interface NotificationRow {
-  id: number;
+/** A notification's own columns, as stored (the id is the rowid; `data` is JSON). */
+interface NotificationFields {
   type: string;
   priority: string | null;
   title: string | null;
   message: string | null;
   data: string | null;
   event: string;
+}
+
+interface NotificationRow extends NotificationFields {
+  id: number;
   created_at: number;
   read_at: number | null;
   expires_at: number | null;
+}
+
+/** An inbox as `inboxes` holds it: its id and its unread counter. */
+interface InboxRow {
+  id: number;
+  unread: number;
 }
 
 interface OwnerKey {
@@ -83,20 +92,8 @@ interface Effects {
 
 type AppendResult = Awaited<ReturnType<InboxStore['append']>>;
 
-function parseId(id: string): number | undefined {
-  if (!ID_PATTERN.test(id)) return undefined;
-  const value = Number(id);
-  return Number.isSafeInteger(value) ? value : undefined;
-}
-
 function ownerKey(owner: InboxOwner): OwnerKey {
   return { tenant: owner.tenantId ?? '', user: owner.userId };
-}
-
-function parseTime(iso: string, field: string): number {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) throw new AppError('INVALID_REQUEST', `${field} must be an ISO 8601 time`);
-  return ms;
 }
 
 function toRecord(owner: OwnerKey, row: NotificationRow): NotificationRecord {
@@ -150,18 +147,8 @@ function prepareStatements(db: Database.Database) {
       )
       .pluck(),
     lastCreatedAt: db.prepare<[], number | null>('SELECT max(created_at) FROM notifications').pluck(),
-    inboxOf: db.prepare<OwnerKey, { id: number; unread: number }>('SELECT id, unread FROM inboxes WHERE tenant_id = @tenant AND user_id = @user'),
-    insert: db.prepare<{
-      inbox: number;
-      type: string;
-      priority: string | null;
-      title: string | null;
-      message: string | null;
-      data: string | null;
-      event: string;
-      createdAt: number;
-      expiresAt: number | null;
-    }>(
+    inboxOf: db.prepare<OwnerKey, InboxRow>('SELECT id, unread FROM inboxes WHERE tenant_id = @tenant AND user_id = @user'),
+    insert: db.prepare<Inbox & NotificationFields & { createdAt: number; expiresAt: number | null }>(
       `INSERT INTO notifications (inbox_id, type, priority, title, message, data, event, created_at, expires_at)
        VALUES (@inbox, @type, @priority, @title, @message, @data, @event, @createdAt, @expiresAt)`,
     ),
@@ -295,7 +282,7 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
   }
 
   /** Runs `run` on the owner's inbox now; `empty` when the owner has none. */
-  function read<T>(action: string, owner: OwnerKey, empty: T, run: (s: Statements, inbox: { id: number; unread: number }, moment: Moment) => T): T {
+  function read<T>(action: string, owner: OwnerKey, empty: T, run: (s: Statements, inbox: InboxRow, moment: Moment) => T): T {
     const store = opened();
     try {
       const inbox = store.sql.inboxOf.get(owner);
@@ -473,7 +460,7 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
         }
         const records = items.map((item: NewNotification, index) => {
           const owner = owners[index] as OwnerKey;
-          const fields = {
+          const fields: NotificationFields = {
             type: item.type,
             priority: item.priority ?? null,
             title: item.title ?? null,
