@@ -1,10 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NotificationRecord } from '../../src/contracts/inbox.js';
-import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { LONG } from './support/fuzz-run.js';
+import { ownedServer } from './support/owned-server.js';
 
 const KEY = 'inbox-sigkill-key-0123456789';
 const KILLS = LONG ? 10 : 3;
@@ -50,20 +47,12 @@ async function readInbox(url: string, userId: string): Promise<NotificationRecor
 }
 
 describe('SIGKILL during a burst of stored pushes', () => {
-  const dirs: string[] = [];
-  let running: ServerProcess | undefined;
-
-  afterAll(async () => {
-    // Only the process this file started, and only if a failure left it running.
-    if (running !== undefined) await stopServerProcess(running, 'SIGKILL');
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-  });
+  const owned = ownedServer();
 
   it(
     `keeps every acknowledged notification, exactly once, through ${KILLS} SIGKILLs`,
     async () => {
-      const dir = await mkdtemp(path.join(tmpdir(), 'inbox-sigkill-'));
-      dirs.push(dir);
+      const dir = await owned.tempDir('inbox-sigkill-');
       const env = {
         CHAT_SESSIONS_DIR: dir,
         API_KEYS: KEY,
@@ -86,8 +75,7 @@ describe('SIGKILL during a burst of stored pushes', () => {
       };
 
       for (let kill = 1; kill <= KILLS; kill++) {
-        running = await startServerProcess(env);
-        const server = running;
+        const server = await owned.start(env);
         let sending = true;
         let acknowledgedThisRound = 0;
         let failure: unknown;
@@ -125,15 +113,14 @@ describe('SIGKILL during a burst of stored pushes', () => {
         while (acknowledgedThisRound < killAfter && failure === undefined) await new Promise((resolve) => setTimeout(resolve, 2));
         if (failure !== undefined) throw failure;
         sending = false;
-        const exited = stopServerProcess(server, 'SIGKILL');
+        const exited = owned.stop('SIGKILL');
         await Promise.all(workers);
         await exited;
         if (failure !== undefined) throw failure;
       }
 
       // After the last kill: start once more, retry what was in flight, and read everything back.
-      running = await startServerProcess(env);
-      const final = running;
+      const final = await owned.start(env);
       for (const push of inFlight) {
         const { notificationIds, replayed } = await sendPush(final.url, push);
         acknowledged.push({ ...push, notificationIds });
@@ -142,8 +129,7 @@ describe('SIGKILL during a burst of stored pushes', () => {
       }
       const stored = new Map<string, NotificationRecord[]>();
       for (const userId of USERS) stored.set(userId, await readInbox(final.url, userId));
-      await stopServerProcess(final, 'SIGTERM');
-      running = undefined;
+      await owned.stop('SIGTERM');
 
       const lost: string[] = [];
       const wrong: string[] = [];

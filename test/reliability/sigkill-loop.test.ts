@@ -1,14 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/contracts/chat.js';
 import type { MessageSent } from '../../src/contracts/events.js';
 import { connectClient, emitWithAck, type TestSocket } from '../support/client.js';
-import { startServerProcess, stopServerProcess, type ServerProcess } from '../support/server-process.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
 import { parseChatFiles, readAllMessages } from './support/chat-files.js';
 import { LONG } from './support/fuzz-run.js';
+import { ownedServer } from './support/owned-server.js';
 
 const KEY = 'sigkill-loop-key-0123456789';
 const KILLS = LONG ? 20 : 5;
@@ -43,20 +40,12 @@ interface Lane {
 }
 
 describe('SIGKILL mid-burst, again and again, on the same directory', () => {
-  const dirs: string[] = [];
-  let running: ServerProcess | undefined;
-
-  afterAll(async () => {
-    // Only the process this file started, and only if a failure left it running.
-    if (running !== undefined) await stopServerProcess(running, 'SIGKILL');
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-  });
+  const owned = ownedServer();
 
   it(
     `keeps every acknowledged message exactly once and in order through ${KILLS} SIGKILLs`,
     async () => {
-      const dir = await mkdtemp(path.join(tmpdir(), 'sigkill-loop-'));
-      dirs.push(dir);
+      const dir = await owned.tempDir('sigkill-loop-');
       const env = {
         CHAT_SESSIONS_DIR: dir,
         JWT_SECRET: TEST_SECRET,
@@ -80,8 +69,7 @@ describe('SIGKILL mid-burst, again and again, on the same directory', () => {
       let retriedAlreadyStored = 0;
 
       for (let kill = 1; kill <= KILLS; kill++) {
-        running = await startServerProcess(env);
-        const server = running;
+        const server = await owned.start(env);
         const sockets = new Map<string, TestSocket>();
         for (const { userId } of SENDERS) sockets.set(userId, await connectClient(server.url, { auth: { token: signToken({ userId }) } }));
         if (sessions.size === 0) {
@@ -137,7 +125,7 @@ describe('SIGKILL mid-burst, again and again, on the same directory', () => {
         while (acknowledgedThisRound < killAfter && failure === undefined) await new Promise((resolve) => setTimeout(resolve, 2));
         if (failure !== undefined) throw failure;
         sending = false;
-        const exited = stopServerProcess(server, 'SIGKILL');
+        const exited = owned.stop('SIGKILL');
         await Promise.all(workers);
         for (const socket of sockets.values()) socket.close();
         await exited;
@@ -145,12 +133,10 @@ describe('SIGKILL mid-burst, again and again, on the same directory', () => {
       }
 
       // After the last kill: start once more and read everything back.
-      running = await startServerProcess(env);
-      const final = running;
+      const final = await owned.start(env);
       const stored = new Map<string, ChatMessage[]>();
       for (const [conversation, sessionId] of sessions) stored.set(conversation, await readAllMessages(final.url, sessionId, { 'X-API-Key': KEY }));
-      await stopServerProcess(final, 'SIGTERM');
-      running = undefined;
+      await owned.stop('SIGTERM');
 
       const all = [...stored.values()].flat();
       const byId = new Map<string, ChatMessage[]>();

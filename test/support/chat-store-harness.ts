@@ -2,7 +2,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import type { ErrorCode } from '../../src/contracts/error-codes.js';
 import type { ChatMessage, ChatStore, NewChatMessage } from '../../src/domain/chat-store.js';
+import { AppError } from '../../src/errors.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { createFileChatStore, type FileChatStoreOptions } from '../../src/storage/file/file-chat-store.js';
 
@@ -31,6 +33,32 @@ export function tempDir(prefix = 'chat-store-'): Promise<string> {
 
 export function removeDir(dir: string): Promise<void> {
   return rm(dir, { recursive: true, force: true });
+}
+
+/** A store created in a fresh temp dir (not yet opened), and the cleanup that closes it and removes the dir. */
+export async function storeInTempDir<S extends { close(): Promise<void> }>(
+  prefix: string,
+  create: (dir: string) => S,
+): Promise<{ store: S; cleanup(): Promise<void> }> {
+  const dir = await tempDir(prefix);
+  const store = create(dir);
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await removeDir(dir);
+    },
+  };
+}
+
+/** The code of the AppError `promise` rejects with; throws when it resolves or rejects with anything else. */
+export async function rejectionCode(promise: Promise<unknown>): Promise<ErrorCode> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(error instanceof AppError)) throw new Error(`expected an AppError, got ${String(error)}`);
+  return error.code;
 }
 
 export async function openFileStore(dir: string, options: Partial<FileChatStoreOptions> = {}): Promise<ChatStore> {

@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatStore } from '../../src/domain/chat-store.js';
-import type { ErrorCode } from '../../src/contracts/error-codes.js';
-import { AppError } from '../../src/errors.js';
 import { createFileChatStore } from '../../src/storage/file/file-chat-store.js';
 import { createMemoryChatStore } from '../../src/storage/memory/memory-chat-store.js';
-import { messageFrom, removeDir, silentLogger, steppingClock, tempDir } from '../support/chat-store-harness.js';
+import { messageFrom, rejectionCode, silentLogger, steppingClock, storeInTempDir } from '../support/chat-store-harness.js';
 
 interface Driver {
   name: string;
@@ -15,17 +13,7 @@ interface Driver {
 const drivers: Driver[] = [
   {
     name: 'file store',
-    async create(now) {
-      const dir = await tempDir();
-      const store = createFileChatStore({ dir, logger: silentLogger(), now });
-      return {
-        store,
-        async cleanup() {
-          await store.close();
-          await removeDir(dir);
-        },
-      };
-    },
+    create: (now) => storeInTempDir('chat-store-', (dir) => createFileChatStore({ dir, logger: silentLogger(), now })),
   },
   {
     name: 'memory store',
@@ -38,15 +26,6 @@ const drivers: Driver[] = [
 
 const UNKNOWN_ID = '1b4e28ba-2fa1-41d2-883f-0016d3cca427';
 const MALFORMED_IDS = ['', 'abc', '../x', '..%2F..%2Fetc', '%2e%2e', '/etc/passwd', `${UNKNOWN_ID}/..`, `${UNKNOWN_ID}x`];
-
-async function rejectionCode(promise: Promise<unknown>): Promise<ErrorCode> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(error instanceof AppError)) throw new Error(`expected an AppError, got ${String(error)}`);
-  return error.code;
-}
 
 describe.each(drivers)('ChatStore contract: $name', (driver) => {
   let store: ChatStore;

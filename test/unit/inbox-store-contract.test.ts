@@ -1,11 +1,9 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../../src/contracts/error-codes.js';
 import type { InboxOwner, InboxStore, NewNotification } from '../../src/domain/inbox-store.js';
-import { AppError } from '../../src/errors.js';
 import { createMemoryInboxStore } from '../../src/storage/memory/memory-inbox-store.js';
 import { createSqliteInboxStore } from '../../src/storage/sqlite/sqlite-inbox-store.js';
-import { removeDir, silentLogger, tempDir } from '../support/chat-store-harness.js';
+import { rejectionCode, silentLogger, storeInTempDir } from '../support/chat-store-harness.js';
 import { createTestClock, type TestClock } from '../support/clock.js';
 
 interface StoreSettings {
@@ -28,17 +26,10 @@ interface Driver {
 const drivers: Driver[] = [
   {
     name: 'sqlite store',
-    async create({ clock, maxPerUser, retentionMs }) {
-      const dir = await tempDir('inbox-store-');
-      const store = createSqliteInboxStore({ file: path.join(dir, 'inbox.sqlite'), clock, maxPerUser, retentionMs, logger: silentLogger() });
-      return {
-        store,
-        async cleanup() {
-          await store.close();
-          await removeDir(dir);
-        },
-      };
-    },
+    create: ({ clock, maxPerUser, retentionMs }) =>
+      storeInTempDir('inbox-store-', (dir) =>
+        createSqliteInboxStore({ file: path.join(dir, 'inbox.sqlite'), clock, maxPerUser, retentionMs, logger: silentLogger() }),
+      ),
   },
   {
     name: 'memory store',
@@ -58,15 +49,6 @@ const bob: InboxOwner = { userId: 'bob' };
 
 function note(owner: InboxOwner, fields: Partial<NewNotification> = {}): NewNotification {
   return { ...owner, type: 'info', event: 'notification', ...fields };
-}
-
-async function rejectionCode(promise: Promise<unknown>): Promise<ErrorCode> {
-  const error = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(error instanceof AppError)) throw new Error(`expected an AppError, got ${String(error)}`);
-  return error.code;
 }
 
 describe.each(drivers)('InboxStore contract: $name', (driver) => {
