@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   NOTIFICATION_PRIORITIES,
   type MarkedReadPayload,
@@ -29,7 +29,9 @@ export interface InboxService {
    * Delivers a push to users' sockets; with `persist`, stores one record per user first
    * (one durable write for all of them) and resolves only once they are durable. With an
    * `idempotencyKey`, a retry resolves with the first call's outcome and neither stores
-   * nor delivers again.
+   * nor delivers again. Keys are per tenant (the same key in two tenants is two pushes);
+   * a key used again with a different request (users, event, data, persist, ttl or
+   * priority) is refused with IDEMPOTENCY_KEY_REUSED rather than answered with the first.
    */
   push(input: PushInput): Promise<PushOutcome>;
   list(owner: InboxOwner, options: ListOptions): Promise<NotificationPage>;
@@ -98,7 +100,18 @@ interface StoredPushAnswer {
   notificationIds?: string[];
   messageId: string;
   timestamp: string;
+  /** The request's fingerprint (see fingerprintOf); absent in answers stored before it was kept. */
+  request?: string;
 }
+
+/** What makes two pushes under one idempotency key the same request. */
+function fingerprintOf(input: PushInput): string {
+  const request = [input.userIds, input.event, input.data ?? null, input.persist, input.ttlSeconds ?? null, input.priority ?? null];
+  return createHash('sha256').update(JSON.stringify(request)).digest('base64url');
+}
+
+/** Where an idempotency key is remembered: per tenant, so tenants cannot collide. */
+const scopedKey = (input: PushInput) => (input.idempotencyKey === undefined ? undefined : JSON.stringify([input.tenantId ?? null, input.idempotencyKey]));
 
 function isStoredPushAnswer(value: unknown): value is StoredPushAnswer {
   if (typeof value !== 'object' || value === null) return false;
@@ -107,7 +120,8 @@ function isStoredPushAnswer(value: unknown): value is StoredPushAnswer {
     typeof answer.recipients === 'number' &&
     typeof answer.messageId === 'string' &&
     typeof answer.timestamp === 'string' &&
-    (answer.notificationIds === undefined || (Array.isArray(answer.notificationIds) && answer.notificationIds.every((id) => typeof id === 'string')))
+    (answer.notificationIds === undefined || (Array.isArray(answer.notificationIds) && answer.notificationIds.every((id) => typeof id === 'string'))) &&
+    (answer.request === undefined || typeof answer.request === 'string')
   );
 }
 
@@ -159,20 +173,24 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
   const maxTtlSeconds = options.retentionDays * 24 * 3600;
   const isoNow = () => new Date(clock.now()).toISOString();
 
-  const toOwner = (owner: InboxOwner, event: string, payload: unknown) =>
-    gateway.emitToUsers({ userIds: [owner.userId], tenantId: owner.tenantId }, event, payload);
 
   /**
-   * Sends the owner's sockets the exact unread count after a change. The change is already
-   * durable, so a failure here must not fail it (a retry would store or mark again): it is
-   * reported, and the next change or connect sends the count again.
+   * Sends the owner's sockets the events of a change followed by the exact unread count,
+   * each socket in one write. The change is already durable, so a failing count must not
+   * fail it (a retry would store or mark again): it is reported and left out, and the
+   * next change or connect sends the count again. The count is read after the change
+   * committed and sent before any other transaction can commit, so counts arrive in
+   * the order of the changes.
    */
-  async function announceCount(owner: InboxOwner): Promise<void> {
+  async function announce(owner: InboxOwner, events: [string, unknown][]): Promise<void> {
+    let count: number | undefined;
     try {
-      await toOwner(owner, INBOX_EVENTS.unreadCount, { count: await store.unreadCount(owner) });
+      count = await store.unreadCount(owner);
     } catch (err) {
       options.onBackgroundError?.(err, { what: 'unread count', userId: owner.userId });
     }
+    if (count !== undefined) events.push([INBOX_EVENTS.unreadCount, { count }]);
+    await gateway.emitSequenceToUser(owner, events);
   }
 
   /** Sockets of these users connected now, counted once each. */
@@ -191,9 +209,10 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
     await Promise.all(
       records.map(async (record, index) => {
         if (online[index] === 0) return;
-        await toOwner(record, input.event, withNotificationId(input.data, record.id));
-        await toOwner(record, INBOX_EVENTS.created, record);
-        await announceCount(record);
+        await announce(record, [
+          [input.event, withNotificationId(input.data, record.id)],
+          [INBOX_EVENTS.created, record],
+        ]);
       }),
     );
   }
@@ -227,18 +246,26 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
         const idOf = new Map(users.map((userId, index) => [userId, records[index]!.id]));
         return input.userIds.map((userId) => idOf.get(userId)!);
       };
-      const answerOf = (records: readonly NotificationRecord[]): StoredPushAnswer => ({
+      const answerOf = (records: readonly NotificationRecord[]) => ({
         recipients,
         ...(input.persist ? { notificationIds: idsInOrder(records) } : {}),
         messageId,
         timestamp,
       });
+      const request = input.idempotencyKey === undefined ? undefined : fingerprintOf(input);
 
-      const appended = await store.append(items, { idempotencyKey: input.idempotencyKey, answer: answerOf });
+      const appended = await store.append(items, {
+        idempotencyKey: scopedKey(input),
+        answer: (records): StoredPushAnswer => ({ ...answerOf(records), request }),
+      });
       if (appended.replayed) {
         const first = appended.result.answer;
         if (!isStoredPushAnswer(first)) throw new AppError('INTERNAL_SERVER_ERROR', 'The stored answer of an idempotent push is unreadable');
-        return { ...first, replayed: true };
+        const { request: firstRequest, ...answer } = first;
+        if (firstRequest !== undefined && firstRequest !== request) {
+          throw new AppError('IDEMPOTENCY_KEY_REUSED', `idempotencyKey ${input.idempotencyKey} was already used for a different push; use a new key for a new push`);
+        }
+        return { ...answer, replayed: true };
       }
       if (input.persist) await deliverStored(input, appended.records, online);
       else await gateway.emitToUsers({ userIds: input.userIds, tenantId: input.tenantId }, input.event, input.data);
@@ -266,8 +293,7 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
       // read-all is announced even when nothing changed, so every device settles on a count of 0.
       if (wanted === 'all' || changed > 0) {
         const payload: MarkedReadPayload = wanted === 'all' ? { all: true, readAt, changed } : { notificationIds, readAt };
-        await toOwner(owner, INBOX_EVENTS.markedRead, payload);
-        await announceCount(owner);
+        await announce(owner, [[INBOX_EVENTS.markedRead, payload]]);
       }
       return { changed, notificationIds, readAt };
     },
@@ -275,8 +301,7 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
     async remove(owner, id) {
       if (!(await store.remove(owner, id))) throw new AppError('NOT_FOUND', `No notification ${id}`);
       const payload: NotificationDeletedPayload = { notificationId: id };
-      await toOwner(owner, INBOX_EVENTS.deleted, payload);
-      await announceCount(owner);
+      await announce(owner, [[INBOX_EVENTS.deleted, payload]]);
     },
   };
 }

@@ -12,6 +12,12 @@ export interface RealtimeGateway {
   broadcast(event: string, payload: unknown): Promise<number>;
   /** Emits to every socket of the given users (within a tenant, when given). */
   emitToUsers(target: { userIds: readonly string[]; tenantId?: string | undefined }, event: string, payload: unknown): Promise<number>;
+  /**
+   * Emits several events, in order, to every socket of one user (within a tenant, when
+   * given), each socket getting them in one write where its transport allows it: for
+   * the inbox, which follows every change with an unread count.
+   */
+  emitSequenceToUser(target: { userId: string; tenantId?: string | undefined }, events: readonly (readonly [event: string, payload: unknown])[]): Promise<number>;
   /** Emits to every socket in a room. */
   emitToRoom(room: string, event: string, payload: unknown): Promise<number>;
   /** Live counts, from Socket.IO's own rooms (the source of truth for who is connected). */

@@ -2,6 +2,40 @@ import type { RealtimeGateway } from '../domain/realtime-gateway.js';
 import { untyped, type AppServer } from './socket-types.js';
 import { clientRoomsOf, isUserRoom, seedUserRoomAlias, userRoom } from './rooms.js';
 
+/** The parts of an Engine.IO connection `holdingWrites` reads and calls (see there). */
+interface EngineConnection {
+  transport: { writable: boolean };
+  flush(): void;
+}
+
+/**
+ * Runs `emit` with the given connections' idle transports marked busy, so the packets it
+ * emits wait in Engine.IO's buffer, then flushes each buffer once: a connection gets all
+ * of them in one write (one WebSocket write call, coalesced by coalesce-writes.ts) instead
+ * of the first alone and the rest after its callback. Only transports that were writable
+ * are touched, and they are writable again afterwards whatever `emit` did; a transport
+ * already busy keeps its own state and buffers anyway. Engine.IO's `transport.writable`
+ * and `flush()` are not in its typed API: test/integration/write-coalescing.test.ts fails
+ * if they stop doing this.
+ */
+function holdingWrites(connections: Iterable<EngineConnection>, emit: () => void): void {
+  const held: EngineConnection[] = [];
+  for (const connection of connections) {
+    if (connection.transport.writable) {
+      connection.transport.writable = false;
+      held.push(connection);
+    }
+  }
+  try {
+    emit();
+  } finally {
+    for (const connection of held) {
+      connection.transport.writable = true;
+      connection.flush();
+    }
+  }
+}
+
 /**
  * RealtimeGateway over a Socket.IO server. Counts come from the adapter's rooms, the
  * source of truth for who is connected, so they cannot drift from delivery.
@@ -30,6 +64,23 @@ export function createSocketGateway(io: AppServer): RealtimeGateway {
       // still recover, and recovery can only replay what went through the adapter.
       untyped(nsp.to(names)).emit(event, payload);
       return recipients;
+    },
+    async emitSequenceToUser({ userId, tenantId }, events) {
+      const room = userRoom(userId, tenantId);
+      const members = rooms().get(room);
+      if (members === undefined || members.size === 0 || events.length < 2) {
+        for (const [event, payload] of events) untyped(nsp.to(room)).emit(event, payload);
+        return members?.size ?? 0;
+      }
+      const connections: EngineConnection[] = [];
+      for (const id of members) {
+        const socket = nsp.sockets.get(id);
+        if (socket !== undefined) connections.push(socket.conn as unknown as EngineConnection);
+      }
+      holdingWrites(connections, () => {
+        for (const [event, payload] of events) untyped(nsp.to(room)).emit(event, payload);
+      });
+      return members.size;
     },
     async emitToRoom(requested, event, payload) {
       // Seed 003 backends address a user as `tenant_{tenantId}:user_{userId}`.

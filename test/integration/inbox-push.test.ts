@@ -95,9 +95,11 @@ describe('an idempotent push', () => {
     const retry = await post(body).expect(200);
     expect(retry.body).toEqual(original.body);
     expect(retry.headers['idempotent-replayed']).toBe('true');
-    // The key decides, not the body: a retry that changed its body still gets the first answer.
-    const changed = await post({ ...body, data: { title: 'Something else' } }).expect(200);
-    expect(changed.body).toEqual(original.body);
+    // A different push under a used key is a client bug: refused, never answered as the first.
+    for (const different of [{ data: { title: 'Something else' } }, { userIds: ['retry'] }, { event: 'other' }, { ttlSeconds: 60 }, { priority: 'HIGH' }]) {
+      const refused = await post({ ...body, ...different }).expect(422);
+      expect(refused.body).toMatchObject({ success: false, code: 'IDEMPOTENCY_KEY_REUSED' });
+    }
     await watch.expectNothingBefore(() => sentinelTo('retry', device));
 
     expect((await inboxOf('retry')).map((n) => n.id)).toEqual([original.body.notificationIds[0]]);
@@ -122,6 +124,15 @@ describe('an idempotent push', () => {
     expect((await post(body).expect(200)).body).toEqual(original.body);
     await watch.expectNothingBefore(() => sentinelTo('live-retry', device));
     expect(await inboxOf('live-retry')).toEqual([]);
+  });
+
+  it('keeps keys per tenant: the same key in two tenants is two pushes', async () => {
+    const body = { userId: 'same-user', persist: true, idempotencyKey: 'tenant-key', data: { title: 'hi' } };
+    const a = await post({ ...body, tenantId: 'acme' }).expect(200);
+    const b = await post({ ...body, tenantId: 'globex' }).expect(200);
+    expect(b.headers['idempotent-replayed']).toBeUndefined();
+    expect(b.body.notificationIds).not.toEqual(a.body.notificationIds);
+    expect((await post({ ...body, tenantId: 'acme' }).expect(200)).body).toEqual(a.body);
   });
 
   it('uses different keys as different pushes', async () => {

@@ -161,6 +161,27 @@ describe('sqlite inbox store', () => {
     await expect(openSqliteInbox(file)).rejects.toThrow(/schema version 99, newer than this server knows/);
   });
 
+
+  it('brings a version 1 database forward, keeping its notifications and unread state', async () => {
+    const first = track(await openSqliteInbox(file));
+    const stored = await first.append([notificationFor(alice, { title: 'old' }), notificationFor(alice, { title: 'read' })]);
+    if (stored.replayed) throw new Error('replayed');
+    await first.markRead(alice, [stored.records[1]!.id], '2025-01-01T00:00:00.000Z');
+    await first.close();
+    // As the first server left it: version 1 had an index of unread rows per inbox.
+    const old = new Database(file);
+    old.exec('CREATE INDEX notifications_unread_by_inbox ON notifications (inbox_id, id) WHERE read_at IS NULL');
+    old.pragma('user_version = 1');
+    old.close();
+
+    const second = track(await openSqliteInbox(file));
+    expect(await second.unreadCount(alice)).toBe(1);
+    expect((await second.list(alice, { limit: 10, unreadOnly: true })).notifications.map((r) => r.title)).toEqual(['old']);
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE name = 'notifications_unread_by_inbox'").all()).toEqual([]);
+    check.close();
+  });
   it('loses no acknowledged change when the writer is killed with SIGKILL, and opens at once', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', WRITER, file], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -342,6 +363,7 @@ describe.skipIf(!canMount)('sqlite inbox store on a full disk', () => {
       await t.close();
     }
   });
+
 });
 
 describe('the server and its inbox store', () => {

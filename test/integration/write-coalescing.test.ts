@@ -1,5 +1,6 @@
 import type { Socket as NetSocket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSocketGateway } from '../../src/realtime/socket-gateway.js';
 import type { AppSocket } from '../../src/realtime/socket-types.js';
 import { connectClient, emitWithAck, type TestSocket } from '../support/client.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -56,5 +57,47 @@ describe('write coalescing (src/realtime/coalesce-writes.ts)', () => {
     // The first packet leaves at once; the five emitted while it was in flight are flushed
     // together and, corked, leave in one write (without coalescing: one write each, 6).
     expect(writes.count).toBe(2);
+  });
+
+  it('sends a sequence of events to every socket of a user in one write each, in order, and leaves the transport writable', async () => {
+    const second = await connectClient(t.url, { auth: { token: signToken({ userId: 'carol' }) } });
+    await emitWithAck(second, 'ping');
+    const sockets = [...t.server.io.of('/').sockets.values()].filter((socket) => socket.data.userId === 'carol');
+    expect(sockets).toHaveLength(2);
+    const writes = sockets.map((socket) => countWrites((socket.conn.transport as unknown as { socket: { _socket: NetSocket } }).socket._socket));
+    const arrived = (client_: TestSocket, count: number) =>
+      new Promise<unknown[]>((resolve) => {
+        const seen: unknown[] = [];
+        for (const event of ['first', 'second', 'third', 'after']) {
+          (client_ as unknown as { on(event: string, listener: (payload: unknown) => void): void }).on(event, (payload) => {
+            seen.push([event, payload]);
+            if (seen.length === count) resolve(seen);
+          });
+        }
+      });
+    const both = Promise.all([arrived(client, 3), arrived(second, 3)]);
+
+    const gateway = createSocketGateway(t.server.io);
+    const recipients = await gateway.emitSequenceToUser({ userId: 'carol' }, [
+      ['first', { n: 1 }],
+      ['second', { n: 2 }],
+      ['third', { n: 3 }],
+    ]);
+
+    expect(recipients).toBe(2);
+    const expected = [
+      ['first', { n: 1 }],
+      ['second', { n: 2 }],
+      ['third', { n: 3 }],
+    ];
+    expect(await both).toEqual([expected, expected]);
+    // One write per socket (without holding: the first packet alone, then the other two).
+    expect(writes.map((w) => w.count)).toEqual([1, 1]);
+    for (const socket of sockets) expect((socket.conn.transport as unknown as { writable: boolean }).writable).toBe(true);
+    // Nothing was left behind: a plain emit afterwards still goes out at once.
+    const after = new Promise((resolve) => (second as unknown as { once(event: string, listener: (payload: unknown) => void): void }).once('after', resolve));
+    (sockets[1] as unknown as { emit(event: string, payload: unknown): void }).emit('after', 'yes');
+    expect(await after).toBe('yes');
+    second.close();
   });
 });

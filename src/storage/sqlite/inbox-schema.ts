@@ -17,11 +17,15 @@ import type Database from 'better-sqlite3';
  *   the retention period" is "id up to some boundary", found in `by_creation`.
  * - `idempotency_keys`: the first result of an idempotent append, until `expires_at`.
  *
- * Indexes, each for one query: a page newest first (`by_inbox`, and `unread_by_inbox` for
- * unreadOnly, read-all and the unread rows an expiry takes from a count); the oldest read
- * and oldest unread rows an over-cap inbox loses (`read_by_inbox`, `unread_by_inbox`); the
- * retention boundary (`by_creation`, appended to at its end); and the rows with their own
+ * Indexes, each for one query: a page newest first, unread only or not, and read-all and
+ * the oldest unread rows an over-cap inbox loses (`by_inbox`, walked with a filter on
+ * `read_at`); the oldest read rows an over-cap inbox loses (`read_by_inbox`); the retention
+ * boundary (`by_creation`, appended to at its end); and the rows with their own
  * `expires_at`, per inbox and in all (partial: only pushes with a ttl pay for them).
+ *
+ * Version 2 dropped `unread_by_inbox`: a push to 1,000 users writes about one leaf page
+ * per user in each per-inbox index, so it doubled the pages (and the bytes synced) of
+ * every fan-out, while the walks it saved are bounded by INBOX_MAX_PER_USER.
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -58,6 +62,9 @@ const MIGRATIONS: readonly string[] = [
     expires_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+  `,
+  `
+  DROP INDEX notifications_unread_by_inbox;
   `,
 ];
 

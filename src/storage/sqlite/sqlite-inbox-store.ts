@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
 import type {
   IdempotentResult,
@@ -15,6 +15,7 @@ import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { parseId, parseTime } from '../inbox-input.js';
 import { migrateInboxSchema } from './inbox-schema.js';
+import { openDurableDatabase } from './open-database.js';
 import { toStoreError } from './sqlite-errors.js';
 import { createWriteBatcher, type WriteBatcher } from './write-batcher.js';
 
@@ -44,14 +45,6 @@ export interface SqliteInboxStore extends InboxStore {
 const MAX_BATCH_WEIGHT = 1_000;
 /** Rows one purge transaction deletes at most, so a purge after a long pause never blocks the event loop for long. */
 const PURGE_CHUNK = 1_000;
-/**
- * How long a statement waits for another connection's lock before failing with
- * SQLITE_BUSY. better-sqlite3 waits synchronously, blocking the event loop, so it is short:
- * only an outside tool (a backup, the sqlite3 shell) ever holds the lock.
- */
-const BUSY_TIMEOUT_MS = 250;
-/** A checkpointed WAL is truncated to this, so one burst does not leave a large file behind. */
-const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** A notification's own columns, as stored (the id is the rowid; `data` is JSON). */
 interface NotificationFields {
@@ -135,10 +128,11 @@ interface Moment {
 
 /** The statements the store runs, prepared once when it opens. */
 function prepareStatements(db: Database.Database) {
-  // INDEXED BY pins the index that walks an inbox's rows in id order (unread ones only,
-  // where asked): left to itself, SQLite may choose another and sort.
+  // INDEXED BY pins the index that walks an inbox's rows in id order: left to itself,
+  // SQLite may choose another and sort. Unread rows are found on the same walk (an inbox
+  // holds at most INBOX_MAX_PER_USER rows): an index of unread rows alone doubled the
+  // pages every fan-out writes (see inbox-schema.ts, version 2).
   const byInbox = 'notifications INDEXED BY notifications_by_inbox';
-  const unreadByInbox = 'notifications INDEXED BY notifications_unread_by_inbox';
   type Inbox = { inbox: number };
   return {
     boundary: db
@@ -147,24 +141,39 @@ function prepareStatements(db: Database.Database) {
       )
       .pluck(),
     lastCreatedAt: db.prepare<[], number | null>('SELECT max(created_at) FROM notifications').pluck(),
+    firstCreatedAt: db
+      .prepare<[], number>('SELECT created_at FROM notifications INDEXED BY notifications_by_creation ORDER BY created_at LIMIT 1')
+      .pluck(),
+    firstExpiresAt: db
+      .prepare<[], number>(
+        'SELECT expires_at FROM notifications INDEXED BY notifications_expiring WHERE expires_at IS NOT NULL ORDER BY expires_at LIMIT 1',
+      )
+      .pluck(),
     inboxOf: db.prepare<OwnerKey, InboxRow>('SELECT id, unread FROM inboxes WHERE tenant_id = @tenant AND user_id = @user'),
-    insert: db.prepare<Inbox & NotificationFields & { createdAt: number; expiresAt: number | null }>(
+    // One statement per append, whatever its size: the rows travel as one JSON array
+    // (see appendRows) rather than as a call per row, and SQLite assigns their ids in
+    // array order, which is the order RETURNING's ids are sorted back into.
+    insertMany: db.prepare<{ rows: string; createdAt: number }, { id: number }>(
       `INSERT INTO notifications (inbox_id, type, priority, title, message, data, event, created_at, expires_at)
-       VALUES (@inbox, @type, @priority, @title, @message, @data, @event, @createdAt, @expiresAt)`,
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, @createdAt, value ->> 7
+       FROM json_each(@rows) ORDER BY key
+       RETURNING id`,
     ),
     page: db.prepare<Inbox & Moment & { before: number; limit: number }, NotificationRow>(
       `SELECT ${ROW_COLUMNS} FROM ${byInbox} WHERE inbox_id = @inbox AND id < @before AND ${LIVE} ORDER BY id DESC LIMIT @limit`,
     ),
     unreadPage: db.prepare<Inbox & Moment & { before: number; limit: number }, NotificationRow>(
-      `SELECT ${ROW_COLUMNS} FROM ${unreadByInbox} WHERE inbox_id = @inbox AND read_at IS NULL AND id < @before AND ${LIVE} ORDER BY id DESC LIMIT @limit`,
+      `SELECT ${ROW_COLUMNS} FROM ${byInbox} WHERE inbox_id = @inbox AND read_at IS NULL AND id < @before AND ${LIVE} ORDER BY id DESC LIMIT @limit`,
     ),
     one: db.prepare<Inbox & Moment & { id: number }, NotificationRow>(`SELECT ${ROW_COLUMNS} FROM notifications WHERE id = @id AND inbox_id = @inbox AND ${LIVE}`),
     // What the inbox's unread counter still includes but no longer counts: expired rows
     // not yet purged, few because the purge runs every minute, each group found through
-    // an index range, so a count costs the same with 1,000 unread as with none.
+    // an index range. Asked only while something stored may have expired (see
+    // nothingExpired); otherwise a count is the counter alone, the same with 1,000 unread
+    // as with none.
     expiredUnread: db
       .prepare<Inbox & Moment, number>(
-        `SELECT (SELECT count(*) FROM ${unreadByInbox} WHERE inbox_id = @inbox AND read_at IS NULL AND id <= @boundary)
+        `SELECT (SELECT count(*) FROM ${byInbox} WHERE inbox_id = @inbox AND read_at IS NULL AND id <= @boundary)
               + (SELECT count(*) FROM notifications INDEXED BY notifications_expiring_by_inbox
                   WHERE inbox_id = @inbox AND expires_at IS NOT NULL AND expires_at <= @now AND read_at IS NULL AND id > @boundary)`,
       )
@@ -173,7 +182,7 @@ function prepareStatements(db: Database.Database) {
       `UPDATE notifications SET read_at = @readAt WHERE id = @id AND inbox_id = @inbox AND read_at IS NULL AND ${LIVE}`,
     ),
     markAll: db.prepare<Inbox & Moment & { readAt: number }, { id: number }>(
-      `UPDATE ${unreadByInbox} SET read_at = @readAt WHERE inbox_id = @inbox AND read_at IS NULL AND ${LIVE} RETURNING id`,
+      `UPDATE ${byInbox} SET read_at = @readAt WHERE inbox_id = @inbox AND read_at IS NULL AND ${LIVE} RETURNING id`,
     ),
     removeOne: db.prepare<Inbox & Moment & { id: number }, { unread: number }>(
       `DELETE FROM notifications WHERE id = @id AND inbox_id = @inbox AND ${LIVE} RETURNING read_at IS NULL AS unread`,
@@ -190,7 +199,7 @@ function prepareStatements(db: Database.Database) {
          (SELECT id FROM notifications INDEXED BY notifications_read_by_inbox WHERE inbox_id = @inbox AND read_at IS NOT NULL ORDER BY id LIMIT @n)`,
     ),
     evictOldestUnread: db.prepare<Inbox & { n: number }>(
-      `DELETE FROM notifications WHERE id IN (SELECT id FROM ${unreadByInbox} WHERE inbox_id = @inbox AND read_at IS NULL ORDER BY id LIMIT @n)`,
+      `DELETE FROM notifications WHERE id IN (SELECT id FROM ${byInbox} WHERE inbox_id = @inbox AND read_at IS NULL ORDER BY id LIMIT @n)`,
     ),
     purgeOld: db.prepare<{ boundary: number; n: number }, { inbox_id: number; unread: number }>(
       `DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE id <= @boundary ORDER BY id LIMIT @n)
@@ -201,10 +210,13 @@ function prepareStatements(db: Database.Database) {
          (SELECT id FROM notifications INDEXED BY notifications_expiring WHERE expires_at IS NOT NULL AND expires_at <= @now LIMIT @n)
        RETURNING inbox_id, read_at IS NULL AS unread`,
     ),
-    inboxUp: db.prepare<OwnerKey & { n: number }, { id: number; total: number }>(
-      `INSERT INTO inboxes (tenant_id, user_id, total, unread) VALUES (@tenant, @user, @n, @n)
+    // Every inbox an append writes to, counted up in one statement: `owners` is a JSON
+    // array of [tenant, user, n].
+    inboxesUp: db.prepare<{ owners: string }, { id: number; tenant_id: string; user_id: string; total: number }>(
+      `INSERT INTO inboxes (tenant_id, user_id, total, unread)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 2 FROM json_each(@owners) WHERE true
        ON CONFLICT (tenant_id, user_id) DO UPDATE SET total = total + excluded.total, unread = unread + excluded.unread
-       RETURNING id, total`,
+       RETURNING id, tenant_id, user_id, total`,
     ),
     inboxDown: db.prepare<Inbox & { total: number; unread: number }>('UPDATE inboxes SET total = total - @total, unread = unread - @unread WHERE id = @inbox'),
     forgetEmptyInbox: db.prepare<Inbox>('DELETE FROM inboxes WHERE id = @inbox AND total <= 0'),
@@ -251,6 +263,15 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
   let closing: Promise<void> | undefined;
   /** The newest created_at stored: new rows never get an older one, even if the clock steps back (see inbox-schema.ts). */
   let lastCreatedAt = 0;
+  /**
+   * Lower bounds of the oldest created_at and the earliest expires_at stored (Infinity:
+   * none). While the retention cutoff is before the first and now before the second,
+   * nothing stored has expired, so reads skip the queries that look for expired rows: an
+   * unread count is then the inbox's counter alone. Appends lower them; only a purge,
+   * after its deletes are committed, raises them again from the database.
+   */
+  let firstCreatedAt = Number.POSITIVE_INFINITY;
+  let firstExpiresAt = Number.POSITIVE_INFINITY;
 
   function opened(): { sql: Statements; batcher: WriteBatcher } {
     if (state !== 'open' || sql === undefined || batcher === undefined) {
@@ -261,7 +282,17 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
 
   function momentOf(s: Statements): Moment {
     const now = clock.now();
-    return { now, boundary: s.boundary.get({ cutoff: now - retentionMs }) ?? 0 };
+    const cutoff = now - retentionMs;
+    return { now, boundary: cutoff < firstCreatedAt ? 0 : (s.boundary.get({ cutoff }) ?? 0) };
+  }
+
+  /** True when no stored row can have expired at `moment` (see firstCreatedAt). */
+  const nothingExpired = (moment: Moment) => moment.boundary === 0 && moment.now < firstExpiresAt;
+
+  /** Raises the lower bounds to the database's committed minimums (after a purge). */
+  function rereadBounds(s: Statements): void {
+    firstCreatedAt = s.firstCreatedAt.get() ?? Number.POSITIVE_INFINITY;
+    firstExpiresAt = s.firstExpiresAt.get() ?? Number.POSITIVE_INFINITY;
   }
 
   function report(effects: Effects): void {
@@ -340,6 +371,9 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
     for (;;) {
       if (state !== 'open') return purged;
       const deleted = await write('delete expired notifications', PURGE_CHUNK, purgeChunk);
+      // Synchronously after the commit, before the next transaction can run: appends
+      // committed since lowered the bounds and are in what this reads.
+      if (deleted > 0 && sql !== undefined) rereadBounds(sql);
       purged += deleted;
       if (deleted < PURGE_CHUNK) return purged;
     }
@@ -362,31 +396,15 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
     }, purgeIntervalMs);
   }
 
-  function openDatabase(): Database.Database {
-    const opening = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-    try {
-      const mode = opening.pragma('journal_mode = WAL', { simple: true });
-      if (mode !== 'wal') throw new Error(`SQLite refused write-ahead logging (journal_mode is ${String(mode)})`);
-      opening.pragma('synchronous = FULL');
-      opening.pragma(`cache_size = -${options.cacheKiB ?? 16 * 1024}`);
-      opening.pragma('mmap_size = 0');
-      opening.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-      migrateInboxSchema(opening, file);
-      return opening;
-    } catch (err) {
-      opening.close();
-      throw err;
-    }
-  }
-
   return {
     async open() {
       if (state !== 'new') throw new Error('An inbox store can be opened once');
       try {
         await mkdir(path.dirname(file), { recursive: true });
-        db = openDatabase();
+        db = openDurableDatabase(file, { cacheKiB: options.cacheKiB ?? 16 * 1024, migrate: (opening) => migrateInboxSchema(opening, file) });
         sql = prepareStatements(db);
         lastCreatedAt = sql.lastCreatedAt.get() ?? 0;
+        rereadBounds(sql);
       } catch (err) {
         state = 'closed';
         db?.close();
@@ -447,32 +465,57 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
         const owners = items.map(ownerKey);
         const inboxes = new Map<string, { owner: OwnerKey; n: number; id: number; rows: number }>();
         const keyOf = (owner: OwnerKey) => JSON.stringify([owner.tenant, owner.user]);
-        for (const owner of owners) {
-          const entry = inboxes.get(keyOf(owner)) ?? { owner, n: 0, id: 0, rows: 0 };
-          entry.n += 1;
-          inboxes.set(keyOf(owner), entry);
+        const keys = owners.map(keyOf);
+        owners.forEach((owner, index) => {
+          const key = keys[index]!;
+          const entry = inboxes.get(key);
+          if (entry === undefined) inboxes.set(key, { owner, n: 1, id: 0, rows: 0 });
+          else entry.n += 1;
+        });
+        if (items.length > 0) {
+          const counted = s.inboxesUp.all({ owners: JSON.stringify([...inboxes.values()].map(({ owner, n }) => [owner.tenant, owner.user, n])) });
+          for (const row of counted) {
+            const entry = inboxes.get(keyOf({ tenant: row.tenant_id, user: row.user_id }));
+            if (entry === undefined) throw new Error('an inbox row came back that was not written');
+            entry.id = row.id;
+            entry.rows = row.total;
+          }
         }
-        for (const entry of inboxes.values()) {
-          const inbox = s.inboxUp.get({ ...entry.owner, n: entry.n });
-          if (inbox === undefined) throw new Error('the inbox row was not written');
-          entry.id = inbox.id;
-          entry.rows = inbox.total;
-        }
-        const records = items.map((item: NewNotification, index) => {
-          const owner = owners[index] as OwnerKey;
+        // One push gives every recipient the same data: serialised once, not once per row.
+        const serialised = new Map<unknown, string | null>();
+        const dataOf = (data: unknown) => {
+          if (data === undefined) return null;
+          let text = serialised.get(data);
+          if (text === undefined) serialised.set(data, (text = JSON.stringify(data) ?? null));
+          return text;
+        };
+        const rows = items.map((item: NewNotification, index) => {
           const fields: NotificationFields = {
             type: item.type,
             priority: item.priority ?? null,
             title: item.title ?? null,
             message: item.message ?? null,
-            data: item.data === undefined ? null : (JSON.stringify(item.data) ?? null),
+            data: dataOf(item.data),
             event: item.event,
           };
-          const expiresAt = expiries[index] ?? null;
-          const inbox = inboxes.get(keyOf(owner))?.id ?? 0;
-          const { lastInsertRowid } = s.insert.run({ ...fields, inbox, createdAt, expiresAt });
-          return toRecord(owner, { ...fields, id: Number(lastInsertRowid), created_at: createdAt, read_at: null, expires_at: expiresAt });
+          return { fields, inbox: inboxes.get(keys[index]!)!.id, expiresAt: expiries[index] ?? null };
         });
+        const ids =
+          rows.length === 0
+            ? []
+            : s.insertMany
+                .all({
+                  createdAt,
+                  rows: JSON.stringify(rows.map(({ fields: f, inbox, expiresAt }) => [inbox, f.type, f.priority, f.title, f.message, f.data, f.event, expiresAt])),
+                })
+                .map((row) => row.id)
+                .sort((a, b) => a - b);
+        if (ids.length !== rows.length) throw new Error(`${rows.length} notifications were given and ${ids.length} stored`);
+        const records = rows.map(({ fields, expiresAt }, index) =>
+          toRecord(owners[index]!, { ...fields, id: ids[index]!, created_at: createdAt, read_at: null, expires_at: expiresAt }),
+        );
+        firstCreatedAt = Math.min(firstCreatedAt, createdAt);
+        for (const expiresAt of expiries) if (expiresAt !== null) firstExpiresAt = Math.min(firstExpiresAt, expiresAt);
         let expired = 0;
         let overCap = 0;
         for (const { id, rows } of inboxes.values()) {
@@ -513,7 +556,9 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
     },
 
     async unreadCount(owner) {
-      return read('count unread notifications', ownerKey(owner), 0, (s, inbox, moment) => inbox.unread - (s.expiredUnread.get({ inbox: inbox.id, ...moment }) ?? 0));
+      return read('count unread notifications', ownerKey(owner), 0, (s, inbox, moment) =>
+        nothingExpired(moment) ? inbox.unread : inbox.unread - (s.expiredUnread.get({ inbox: inbox.id, ...moment }) ?? 0),
+      );
     },
 
     async markRead(owner, ids, readAt) {
