@@ -3,10 +3,13 @@
 import { createChatPanel } from './js/chat.js';
 import { createConnectPanel } from './js/connect-panel.js';
 import { createConnection } from './js/connection.js';
+import { createDevToolsPanel } from './js/dev-tools.js';
 import { byId } from './js/dom.js';
 import { createEventLog } from './js/event-log.js';
+import { createEventStreamControl } from './js/event-stream.js';
 import { createHttpClient } from './js/http.js';
 import { createInboxPanel } from './js/inbox.js';
+import { createJobsPanel } from './js/jobs.js';
 import { createNotificationsPanel } from './js/notifications.js';
 import { createRoomsPanel } from './js/rooms.js';
 import { createServerPanel } from './js/server-panel.js';
@@ -41,7 +44,10 @@ function start() {
   createChatPanel({ connection, http, machineId: connectPanel.machineId });
   createNotificationsPanel({ connection, http, apiKey });
   createInboxPanel({ connection });
+  createJobsPanel({ connection, http });
   createRoomsPanel({ connection, http });
+  createEventStreamControl({ connection });
+  createDevToolsPanel({ connection, http });
   wirePing(connection);
 
   void serverPanel.check();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { INGEST_TOPICS, isIngestTopic, type IngestTopic } from './contracts/ingest.js';
 import { weakSecretReason } from './secret-strength.js';
 
 /**
@@ -61,6 +62,7 @@ const envSchema = z.object({
   INBOX_MAX_PER_USER: int(1000, 1, 1_000_000),
   INBOX_TTL_DAYS: int(90, 1, 3650),
   INBOX_DB_PATH: optionalText,
+  JOBS_DB_PATH: optionalText,
   RATE_LIMIT_HTTP_PER_MINUTE: int(100, 1, 10_000_000),
   RATE_LIMIT_WS_MESSAGES_PER_MINUTE: int(1000, 1, 10_000_000),
   RATE_LIMIT_WS_CONNECTIONS_PER_MINUTE: int(100, 1, 10_000_000),
@@ -74,6 +76,7 @@ const envSchema = z.object({
   MAX_MESSAGE_BYTES: int(10 * 1024, 1, 1024 * 1024),
   MAX_PAYLOAD_DEPTH: int(32, 2, 512),
   ALLOW_ANONYMOUS: z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).optional(),
+  ENABLE_TEST_ENDPOINTS: z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).optional(),
   EVENT_WEBHOOK_URL: optionalText.pipe(z.url().optional()),
   EVENT_WEBHOOK_SECRET: optionalText,
   EVENT_WEBHOOK_TIMEOUT_MS: int(5000, 100, 60_000),
@@ -83,6 +86,14 @@ const envSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(5_000, 100, 600_000),
   RECOVERY_MAX_PACKETS: int(10_000, 1, 10_000_000),
   TRUST_PROXY: optionalText,
+  INGEST_REDIS_URL: optionalText,
+  INGEST_STREAMS: list,
+  INGEST_STREAM_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.:{}-]{0,64}$/, 'must be at most 64 characters of letters, digits and _.:{}-').default(''),
+  INGEST_GROUP: z.string().trim().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of letters, digits and _.:-').default('realtime-notify'),
+  INGEST_BATCH_SIZE: int(100, 1, 10_000),
+  INGEST_CLAIM_IDLE_MS: int(60_000, 100, 24 * 3600 * 1000),
+  DATABASE_URL: optionalText,
+  DATABASE_POOL_MAX: int(10, 1, 1000),
 });
 
 export type Environment = 'development' | 'production' | 'test';
@@ -141,6 +152,8 @@ export interface Config {
     /** The SQLite database file (INBOX_DB_PATH); by default `inbox.sqlite` in CHAT_SESSIONS_DIR, beside the chat data. */
     readonly dbPath: string;
   };
+  /** Jobs (seed 003): their SQLite database file (JOBS_DB_PATH); by default `jobs.sqlite` in CHAT_SESSIONS_DIR. */
+  readonly jobs: { readonly dbPath: string };
   readonly rateLimits: {
     readonly httpPerMinute: number;
     readonly wsMessagesPerMinute: number;
@@ -161,6 +174,8 @@ export interface Config {
   /** Largest `message` / `client:message` payload relayed to other sockets. */
   readonly maxRelayBytes: number;
   readonly allowAnonymous: boolean;
+  /** The seed 003/004 development helpers (`test:*` socket events, `POST /socket/test/*`) exist. */
+  readonly testHelpers: boolean;
   readonly eventWebhook: { readonly url: string | undefined; readonly secret: string; readonly timeoutMs: number };
   readonly shutdownTimeoutMs: number;
   /**
@@ -172,6 +187,33 @@ export interface Config {
   readonly recoveryMaxPackets: number;
   /** Express `trust proxy` setting: false, a hop count, or a list of addresses. */
   readonly trustProxy: boolean | number | string;
+  /**
+   * The stream ingest (seed 004's Kafka topics on Redis Streams consumer groups); undefined
+   * (off) without INGEST_REDIS_URL.
+   */
+  readonly ingest:
+    | {
+        readonly redisUrl: string;
+        /** Each ingested topic and the Redis stream it is read from: INGEST_STREAM_PREFIX + topic. */
+        readonly streams: readonly { readonly topic: IngestTopic; readonly stream: string }[];
+        readonly group: string;
+        /** Entries read at once (XREADGROUP COUNT), handled together. */
+        readonly batchSize: number;
+        /** An entry pending this long with another consumer (dead, or failing) is claimed (XAUTOCLAIM). */
+        readonly claimIdleMs: number;
+      }
+    | undefined;
+  /**
+   * PostgreSQL (DATABASE_URL): when set, chat sessions, the notification inbox and jobs
+   * are stored there instead of in files and SQLite; undefined (off) without it.
+   */
+  readonly database:
+    | {
+        readonly url: string;
+        /** Connections this process opens at most (DATABASE_POOL_MAX). */
+        readonly poolMax: number;
+      }
+    | undefined;
 }
 
 export class ConfigError extends Error {
@@ -261,6 +303,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.PUBLIC_URL !== undefined && (!URL.canParse(e.PUBLIC_URL) || !/^https?:$/.test(new URL(e.PUBLIC_URL).protocol))) {
     problems.push(`PUBLIC_URL: "${e.PUBLIC_URL}" is not an http(s) URL`);
   }
+  if (e.INGEST_REDIS_URL !== undefined && (!URL.canParse(e.INGEST_REDIS_URL) || !/^rediss?:$/.test(new URL(e.INGEST_REDIS_URL).protocol))) {
+    problems.push('INGEST_REDIS_URL: must be a redis:// or rediss:// URL');
+  }
+  for (const stream of e.INGEST_STREAMS) {
+    if (!isIngestTopic(stream)) problems.push(`INGEST_STREAMS: "${stream}" has no mapping; the topics that can be ingested are ${INGEST_TOPICS.join(', ')}`);
+  }
+  if (e.DATABASE_URL !== undefined && (!URL.canParse(e.DATABASE_URL) || !/^postgres(ql)?:$/.test(new URL(e.DATABASE_URL).protocol))) {
+    problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const port = e.PORT;
@@ -311,6 +362,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ttlDays: e.INBOX_TTL_DAYS,
       dbPath: e.INBOX_DB_PATH ?? path.join(e.CHAT_SESSIONS_DIR, 'inbox.sqlite'),
     },
+    jobs: { dbPath: e.JOBS_DB_PATH ?? path.join(e.CHAT_SESSIONS_DIR, 'jobs.sqlite') },
     rateLimits: {
       httpPerMinute: e.RATE_LIMIT_HTTP_PER_MINUTE,
       wsMessagesPerMinute: e.RATE_LIMIT_WS_MESSAGES_PER_MINUTE,
@@ -326,11 +378,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     socketConnectTimeoutMs: e.SOCKET_CONNECT_TIMEOUT_MS,
     maxRelayBytes: e.MAX_RELAY_BYTES,
     allowAnonymous: truthy(e.ALLOW_ANONYMOUS, !isProduction),
+    // Seed 003/004 development helpers (test:* socket events, /socket/test/*): on outside
+    // production; in production only when ENABLE_TEST_ENDPOINTS=true is set explicitly.
+    testHelpers: truthy(e.ENABLE_TEST_ENDPOINTS, !isProduction),
     eventWebhook: { url: e.EVENT_WEBHOOK_URL, secret: e.EVENT_WEBHOOK_SECRET ?? '', timeoutMs: e.EVENT_WEBHOOK_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     httpTimeouts: { headersMs: e.HTTP_HEADERS_TIMEOUT_MS, requestMs: e.HTTP_REQUEST_TIMEOUT_MS, keepAliveMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS },
     recoveryMaxPackets: e.RECOVERY_MAX_PACKETS,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    ingest:
+      e.INGEST_REDIS_URL === undefined
+        ? undefined
+        : {
+            redisUrl: e.INGEST_REDIS_URL,
+            streams: [...new Set(e.INGEST_STREAMS.length > 0 ? e.INGEST_STREAMS : INGEST_TOPICS)]
+              .filter(isIngestTopic)
+              .map((topic) => ({ topic, stream: `${e.INGEST_STREAM_PREFIX}${topic}` })),
+            group: e.INGEST_GROUP,
+            batchSize: e.INGEST_BATCH_SIZE,
+            claimIdleMs: e.INGEST_CLAIM_IDLE_MS,
+          },
+    database: e.DATABASE_URL === undefined ? undefined : { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
   };
   return deepFreeze(config);
 }

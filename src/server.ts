@@ -9,6 +9,9 @@ import { createChatService } from './domain/chat-service.js';
 import type { ChatStore } from './domain/chat-store.js';
 import { createInboxService } from './domain/inbox-service.js';
 import type { InboxStore } from './domain/inbox-store.js';
+import { createIngestHandler } from './domain/ingest.js';
+import { createJobService } from './domain/job-service.js';
+import type { JobStore } from './domain/job-store.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { createLifecycle, type Lifecycle } from './domain/lifecycle.js';
 import type { NonceStore } from './domain/nonce-store.js';
@@ -18,17 +21,24 @@ import { createJwtVerifier } from './auth/jwt-verifier.js';
 import { createTokenSigner } from './auth/token-signer.js';
 import { createHttpApp } from './http/app.js';
 import { answerClientError } from './http/client-errors.js';
-import { createEventWebhook } from './integrations/event-webhook.js';
+import { createEventWebhook, createWebhookPoster } from './integrations/event-webhook.js';
+import { createRedisStreamsIngest } from './integrations/redis-streams-ingest.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createActionRegistry } from './realtime/action-registry.js';
 import { clientAddressOf, type TrustProxy } from './realtime/connection-admission.js';
+import { createSocketEventMirror } from './realtime/event-mirror.js';
 import { attachSocketHandlers, createSocketServer, type AppServer } from './realtime/io.js';
 import { createSocketGateway } from './realtime/socket-gateway.js';
 import { createFileChatStore } from './storage/file/file-chat-store.js';
 import { createMemoryNonceStore } from './storage/memory/memory-nonce-store.js';
+import { createPostgresChatStore } from './storage/postgres/postgres-chat-store.js';
+import { createPostgresDatabase } from './storage/postgres/postgres-database.js';
+import { createPostgresInboxStore } from './storage/postgres/postgres-inbox-store.js';
+import { createPostgresJobStore } from './storage/postgres/postgres-job-store.js';
 import { createFlexibleRateLimiter } from './storage/rate-limiter.js';
 import { createSqliteInboxStore } from './storage/sqlite/sqlite-inbox-store.js';
+import { createSqliteJobStore } from './storage/sqlite/sqlite-job-store.js';
 
 /** Parts a caller (usually a test) may supply instead of the defaults. */
 export interface ServerOverrides {
@@ -37,6 +47,7 @@ export interface ServerOverrides {
   nonces?: NonceStore;
   chatStore?: ChatStore;
   inboxStore?: InboxStore;
+  jobStore?: JobStore;
   publicDir?: string;
   /** Time for token expiry and chat quota windows (tests move it forward instead of waiting). */
   clock?: Clock;
@@ -121,12 +132,29 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   const clientAddress = (req: IncomingMessage) => clientAddressOf(req, trustProxy);
   const io = createSocketServer(httpServer, config, origins, clientAddress);
   const gateway = createSocketGateway(io);
-  const chatStore = overrides.chatStore ?? createFileChatStore({
-      dir: config.chatSessionsDir,
-      maxIndexedMessages: config.chatIndexMaxMessages,
-      logger: logger.child({ module: 'chat-store' }),
-      now: () => new Date(clock.now()),
-    });
+  // Made early: every delivery path (HTTP, jobs, the ingest) publishes to it.
+  const mirror = createSocketEventMirror(io, clock);
+  // DATABASE_URL: chat, the inbox and jobs live in PostgreSQL, one pool shared by the
+  // three stores (each runs the migrations in open()); closed after them on shutdown.
+  const database =
+    config.database === undefined
+      ? undefined
+      : createPostgresDatabase({
+          url: config.database.url,
+          poolMax: config.database.poolMax,
+          applicationName: 'realtime-notify-server',
+          logger: logger.child({ module: 'postgres' }),
+        });
+  const chatStore =
+    overrides.chatStore ??
+    (database !== undefined
+      ? createPostgresChatStore({ database, now: () => new Date(clock.now()) })
+      : createFileChatStore({
+          dir: config.chatSessionsDir,
+          maxIndexedMessages: config.chatIndexMaxMessages,
+          logger: logger.child({ module: 'chat-store' }),
+          now: () => new Date(clock.now()),
+        }));
   const chat = createChatService({
     store: chatStore,
     gateway,
@@ -137,16 +165,18 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     onBackgroundError: (err, context) => logger.warn({ err, ...context }, 'chat background update failed'),
   });
   lifecycle.addReadinessCheck('chatStore', () => chatStore.isWritable());
+  const inboxSettings = {
+    maxPerUser: config.inbox.maxPerUser,
+    retentionMs: config.inbox.ttlDays * 24 * 3600 * 1000,
+    clock,
+    logger: logger.child({ module: 'inbox-store' }),
+    observer: metrics.inboxStore,
+  };
   const inboxStore =
     overrides.inboxStore ??
-    createSqliteInboxStore({
-      file: config.inbox.dbPath,
-      maxPerUser: config.inbox.maxPerUser,
-      retentionMs: config.inbox.ttlDays * 24 * 3600 * 1000,
-      clock,
-      logger: logger.child({ module: 'inbox-store' }),
-      observer: metrics.inboxStore,
-    });
+    (database !== undefined
+      ? createPostgresInboxStore({ database, ...inboxSettings })
+      : createSqliteInboxStore({ file: config.inbox.dbPath, ...inboxSettings }));
   const inbox = createInboxService({
     store: inboxStore,
     gateway,
@@ -155,6 +185,39 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     onBackgroundError: (err, context) => logger.warn({ err, ...context }, 'inbox background update failed'),
   });
   lifecycle.addReadinessCheck('inboxStore', () => inboxStore.isWritable());
+  // The stream ingest adds no readiness check: with Redis away, this node still serves
+  // every socket and request, and entries wait in their streams until it is back.
+  const ingest =
+    config.ingest === undefined
+      ? undefined
+      : createRedisStreamsIngest({
+          url: config.ingest.redisUrl,
+          streams: config.ingest.streams,
+          group: config.ingest.group,
+          batchSize: config.ingest.batchSize,
+          claimIdleMs: config.ingest.claimIdleMs,
+          handle: createIngestHandler({ inbox, mirror, maxValueBytes: config.maxBodyBytes, maxDepth: config.maxPayloadDepth }),
+          observer: metrics.ingest,
+          logger: logger.child({ module: 'ingest' }),
+          stopTimeoutMs: Math.min(5000, Math.floor(config.shutdownTimeoutMs / 2)),
+        });
+  const jobStore =
+    overrides.jobStore ??
+    (database !== undefined
+      ? createPostgresJobStore({ database })
+      : createSqliteJobStore({ file: config.jobs.dbPath, logger: logger.child({ module: 'job-store' }) }));
+  const jobLogger = logger.child({ module: 'jobs' });
+  const jobs = createJobService({
+    store: jobStore,
+    gateway,
+    inbox,
+    mirror,
+    webhook: config.eventWebhook.url === undefined ? undefined : createWebhookPoster({ ...config.eventWebhook, url: config.eventWebhook.url }),
+    clock,
+    onTransition: ({ to }) => metrics.markJobTransition(to),
+    onBackgroundError: (err, context) => jobLogger.warn({ err, ...context }, 'after a job transition was stored, telling of it failed'),
+  });
+  lifecycle.addReadinessCheck('jobStore', () => jobStore.isWritable());
   metrics.watchChatIndex(() => chatStore.indexStats());
 
   attachSocketHandlers(io, {
@@ -169,6 +232,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     connectionLimiter: perMinute('ws-connection', config.rateLimits.wsConnectionsPerMinute),
     chat,
     inbox,
+    jobs,
     clock,
     clientAddress,
   });
@@ -187,6 +251,8 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     verifier,
     chat,
     inbox,
+    mirror,
+    jobs,
     devTokenSigner: config.isProduction
       ? undefined
       : createTokenSigner({ secret: config.jwt.secret, issuer: config.jwt.issuer, audience: config.jwt.audience }),
@@ -199,6 +265,8 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   async function shutdown(): Promise<void> {
     lifecycle.startDraining();
     logger.info('shutting down: refusing new sockets, telling connected ones');
+    // The ingest's batch in hand is stored and acknowledged while the stores are still open.
+    await ingest?.stop();
     io.emit('system:shutdown', { message: 'Server is shutting down', timestamp: new Date().toISOString() });
     io.disconnectSockets();
     // Give clients a moment to receive the disconnect packet and close their transports
@@ -213,7 +281,10 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
       httpServer.closeIdleConnections();
     });
     await chatStore.close();
+    // Jobs first: a transition finishing now still stores its notification in the inbox.
+    await jobStore.close();
     await inboxStore.close();
+    await database?.close();
     logger.info('shutdown complete');
   }
 
@@ -228,12 +299,14 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     async listen(port = config.port, host = config.host) {
       await chatStore.open();
       await inboxStore.open();
+      await jobStore.open();
       return new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => {
           httpServer.off('error', reject);
           const bound = (httpServer.address() as AddressInfo).port;
           origins.setListeningPort(bound);
+          ingest?.start();
           resolve(bound);
         });
       });

@@ -1,14 +1,27 @@
 import { ConfigError, type Config } from './config.js';
 import type { Logger } from './observability/logger.js';
+import { describeDatabaseUrl } from './storage/postgres/postgres-database.js';
 
 /** Tells the operator, once, where the server is and which development shortcuts are on. */
 export function logStartupBanner(logger: Logger, config: Config, port: number): void {
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const base = `http://${shownHost}:${port}`;
   logger.info({ port, host: config.host, env: config.env, chatSessionsDir: config.chatSessionsDir }, `listening on ${base}`);
+  if (config.database !== undefined) {
+    logger.info(
+      { database: describeDatabaseUrl(config.database.url), poolMax: config.database.poolMax },
+      'chat sessions, the inbox and jobs are stored in PostgreSQL',
+    );
+  }
   if (config.openDelivery) {
     logger.warn(
       'API_KEYS is empty: /notify and /api/* are OPEN to anyone who can reach this port (development only; production refuses to start this way)',
+    );
+  }
+  if (config.isProduction && config.testHelpers) {
+    logger.warn(
+      'ENABLE_TEST_ENDPOINTS=true in production: the development test helpers are ON. Any user with a token can POST /socket/test/* ' +
+        '(broadcast to every connected socket, fill their own inbox) and use the test:* socket events. Unset it unless this is a test deployment',
     );
   }
   if (config.jwt.secretGenerated) {

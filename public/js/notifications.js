@@ -15,7 +15,9 @@ const OWNED_ELSEWHERE = new Set([
   'room:leave:ack', 'system:state_recovered', 'system:state_recovery_failed', 'session_created', 'new_chat_session',
   'session_error', 'message_sent', 'new_message', 'receiver_unavailable', 'message_error', 'message_read', 'message_delivered', 'typing',
   'notification:new', 'notification:unread-count', 'notification:marked-read', 'notification:deleted', 'notification:list:ack',
-  'notification:read:ack', 'notification:read-all:ack', 'notification:delete:ack',
+  'notification:read:ack', 'notification:read-all:ack', 'notification:delete:ack', 'test:notification:ack',
+  'job:assigned', 'job:started', 'job:completed', 'job:status-changed',
+  'kafka-event',
 ]);
 
 const ENDPOINT_HINTS = {

@@ -13,6 +13,8 @@ export const ERROR_CATALOG = {
   TOKEN_EXPIRED: { status: 401, text: 'Token expired' },
   FORBIDDEN: { status: 403, text: 'Forbidden' },
   NOT_FOUND: { status: 404, text: 'Not found' },
+  INVALID_STATE: { status: 409, text: 'Not allowed in the current state' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, text: 'Idempotency key already used for a different request' },
   REQUEST_TIMEOUT: { status: 408, text: 'Request not received in time' },
   PAYLOAD_TOO_LARGE: { status: 413, text: 'Payload too large' },
   HEADERS_TOO_LARGE: { status: 431, text: 'Request headers too large' },

@@ -1,6 +1,16 @@
 import type { AckFailure, SocketErrorPayload } from './error-codes.js';
 import type { ChatMessage, ChatSession } from './chat.js';
 import type { MarkedReadPayload, NotificationDeletedPayload, NotificationPage, NotificationRecord, UnreadCountPayload } from './inbox.js';
+import type { BroadcastPayload, TestNotificationPayload, TestNotificationReply } from './test-helpers.js';
+import type {
+  JobCompletePayload,
+  JobRecord,
+  JobReply,
+  JobStartPayload,
+  JobStatusChangedPayload,
+  TestAssignJobPayload,
+  TestCreateJobPayload,
+} from './jobs.js';
 import type {
   AuthRefreshPayload,
   CreateChatSessionPayload,
@@ -218,6 +228,7 @@ export interface TypingNotice {
 }
 
 export type { MarkedReadPayload, NotificationDeletedPayload, NotificationPage, NotificationRecord, UnreadCountPayload };
+export type { JobRecord, JobReply, JobStatusChangedPayload };
 
 /** `notification:list`'s answer: a page of the user's inbox, newest first, and the exact unread count. */
 export interface NotificationListReply extends NotificationPage {
@@ -244,6 +255,18 @@ export interface NotificationReadAllReply {
 export interface NotificationDeleteReply {
   success: true;
   notificationId: string;
+}
+
+/**
+ * `kafka-event` (seed 004): one event the server delivered or ingested, mirrored to the
+ * sockets in the `kafka-events` monitoring room. `topic` names where it came from
+ * (`notify`, `api.push`, `api.broadcast`, `api.room`, `jobs`, or an ingested stream's
+ * name); `event` is what was delivered or ingested (docs/protocol.md gives each topic's).
+ */
+export interface KafkaEventPayload {
+  topic: string;
+  event: unknown;
+  timestamp: IsoTimestamp;
 }
 
 export interface ShutdownPayload {
@@ -296,6 +319,20 @@ export interface ServerToClientEvents {
   'notification:read:ack': (payload: NotificationReadReply | AckFailure) => void;
   'notification:read-all:ack': (payload: NotificationReadAllReply | AckFailure) => void;
   'notification:delete:ack': (payload: NotificationDeleteReply | AckFailure) => void;
+  /** Development helpers (only while they are on): to every socket, from `POST /socket/test/broadcast`. */
+  broadcast: (payload: BroadcastPayload) => void;
+  'test:notification:ack': (payload: TestNotificationReply | AckFailure) => void;
+  /** To the `kafka-events` room only: the monitoring mirror of every delivery and ingested entry. */
+  'kafka-event': (payload: KafkaEventPayload) => void;
+  // Jobs (seed 003), to the users a transition concerns, in the job's tenant.
+  /** To the new assignee: the job. */
+  'job:assigned': (payload: JobRecord) => void;
+  /** To the assignee and the creator: the job. */
+  'job:started': (payload: JobRecord) => void;
+  /** To the assignee and the creator: the job. */
+  'job:completed': (payload: JobRecord) => void;
+  /** To the assignee, the creator (and a previous assignee) on every transition. */
+  'job:status-changed': (payload: JobStatusChangedPayload) => void;
 }
 
 /** Client → server events. */
@@ -321,6 +358,14 @@ export interface ClientToServerEvents {
   'notification:read': (payload: NotificationReadPayload, ack?: Ack<NotificationReadReply>) => void;
   'notification:read-all': (payload?: NotificationReadAllPayload, ack?: Ack<NotificationReadAllReply>) => void;
   'notification:delete': (payload: NotificationDeletePayload, ack?: Ack<NotificationDeleteReply>) => void;
+  /** Development helper (only while the test helpers are on; otherwise UNKNOWN_ACTION): a notification stored in your own inbox. */
+  'test:notification': (payload?: TestNotificationPayload, ack?: Ack<TestNotificationReply>) => void;
+  /** Jobs (seed 003), the assignee only; answered on the ack alone. */
+  'job:start': (payload: JobStartPayload, ack?: Ack<JobReply>) => void;
+  'job:complete': (payload: JobCompletePayload, ack?: Ack<JobReply>) => void;
+  /** Development helpers (only while the test helpers are on; otherwise UNKNOWN_ACTION): a job created by you; assigning one of your tenant's jobs. */
+  'test:create-job': (payload: TestCreateJobPayload, ack?: Ack<JobReply>) => void;
+  'test:assign-job': (payload: TestAssignJobPayload, ack?: Ack<JobReply>) => void;
 }
 
 /** Events between server nodes (Redis adapter). */

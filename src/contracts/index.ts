@@ -3,3 +3,6 @@ export * from './error-codes.js';
 export * from './events.js';
 export * from './schemas.js';
 export * from './chat.js';
+export * from './test-helpers.js';
+export * from './jobs.js';
+export * from './ingest.js';

@@ -4,11 +4,13 @@ export type { ChatMessage, ChatSession, ChatSessionSummary, MessagePage, Partici
 
 /**
  * Durable storage of two-user chat sessions (seed 001). The embedded implementation
- * keeps files under CHAT_SESSIONS_DIR; a database implementation can follow behind the
- * same interface and the same contract tests.
+ * keeps files under CHAT_SESSIONS_DIR; the PostgreSQL one (DATABASE_URL) keeps rows that
+ * several servers share. Both pass the same contract tests
+ * (test/unit/chat-store-contract.test.ts).
  *
  * Guarantees every implementation gives:
- * - `appendMessage` resolves only once the message is durable (for files: after fsync).
+ * - `appendMessage` resolves only once the message is durable (for files: after fsync;
+ *   for PostgreSQL: after COMMIT).
  *   A resolved append is never lost, whatever happens to the process afterwards.
  * - Within a session, `seq` starts at 1 and increases by exactly 1 per stored message, in
  *   the order appends resolve; no two messages share a seq.
@@ -26,7 +28,7 @@ export interface ChatStore {
   close(): Promise<void>;
   /** False after a failed write, until a write succeeds again (drives GET /ready). */
   isWritable(): boolean;
-  /** Sessions and messages held in memory as indexes (exported in /metrics). */
+  /** Sessions and messages held in memory as indexes (exported in /metrics); 0 for a store that holds none. */
   indexStats(): { sessions: number; messages: number };
 
   createSession(input: NewChatSession): Promise<ChatSession>;

@@ -36,8 +36,9 @@ export interface ListOptions {
 
 /**
  * Durable per-user notification inboxes (seed 003). The embedded implementation keeps a
- * database under the data directory; a PostgreSQL one follows with the cluster, behind
- * the same interface and the same contract tests (test/unit/inbox-store-contract.test.ts).
+ * SQLite database under the data directory; the PostgreSQL one (DATABASE_URL) keeps rows
+ * that several servers share. Both pass the same contract tests
+ * (test/unit/inbox-store-contract.test.ts).
  *
  * Guarantees every implementation gives:
  * - `append` resolves only once every record is durable (for the embedded store: after

@@ -14,9 +14,13 @@ export interface MountedRoute {
   handler: RequestHandler;
 }
 
-/** The routes of `table` that exist with these dependencies (the dev routes only outside production). */
+/**
+ * The routes of `table` that exist with these dependencies: the dev routes only outside
+ * production, the test helpers only while `config.testHelpers` is on.
+ */
 export function mountableRoutes(table: readonly RouteDefinition[], deps: HttpDependencies): MountedRoute[] {
   return table.flatMap((route) => {
+    if (route.access === 'testHelper' && !deps.config.testHelpers) return [];
     const handler = route.createHandler(deps);
     return handler === undefined ? [] : [{ route, handler }];
   });
@@ -48,6 +52,7 @@ export function createApiRouter(routes: readonly MountedRoute[], deps: HttpDepen
     apiKeyOrUser: [identifyApiKey, rateLimit, bearerIdentity, requireApiKeyOrUser],
     // Users hold no API key: they are counted by IP.
     user: [rateLimit, bearerIdentity, requireBearer],
+    testHelper: [rateLimit, bearerIdentity, requireBearer],
   };
 
   const router = Router({ strict: true, caseSensitive: true });

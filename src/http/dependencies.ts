@@ -1,7 +1,9 @@
 import type { TokenSigner } from '../auth/token-signer.js';
 import type { Config } from '../config.js';
 import type { ChatService } from '../domain/chat-service.js';
+import type { EventMirror } from '../domain/event-mirror.js';
 import type { InboxService } from '../domain/inbox-service.js';
+import type { JobService } from '../domain/job-service.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { NonceStore } from '../domain/nonce-store.js';
@@ -34,6 +36,9 @@ export interface HttpDependencies {
   verifier: TokenVerifier;
   chat: ChatService;
   inbox: InboxService;
+  jobs: JobService;
+  /** The `kafka-events` monitoring stream: every delivery is mirrored to it. */
+  mirror: EventMirror;
   /** Issues development tokens; absent in production. */
   devTokenSigner: TokenSigner | undefined;
 }

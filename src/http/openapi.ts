@@ -9,6 +9,7 @@ const SECURITY: Record<Access, Array<Record<string, []>> | undefined> = {
   dev: [{ apiKey: [] }],
   apiKeyOrUser: [{ apiKey: [] }, { bearer: [] }],
   user: [{ bearer: [] }],
+  testHelper: [{ bearer: [] }],
 };
 
 const TO_JSON_SCHEMA = { io: 'input', unrepresentable: 'any' } as const;

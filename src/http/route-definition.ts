@@ -13,8 +13,11 @@ import { parseRequest, type RequestSchemas } from './middleware/validate.js';
  *   that user and scopes what it shows to them.
  * - `user`: a user's verified Bearer token, always.
  * - `dev`: as `apiKey`, for development conveniences that do not exist in production.
+ * - `testHelper`: as `user`, for the development test helpers (`/socket/test/*`), which act
+ *   on the caller's own user; mounted only while `config.testHelpers` is on (outside
+ *   production, or ENABLE_TEST_ENDPOINTS=true), otherwise absent (404) and undocumented.
  */
-export type Access = 'public' | 'apiKey' | 'apiKeyOrUser' | 'user' | 'dev';
+export type Access = 'public' | 'apiKey' | 'apiKeyOrUser' | 'user' | 'dev' | 'testHelper';
 
 /** Accesses whose callers may hold an API key, the HMAC secret of request signatures: those routes check signatures. */
 export const SIGNED_ACCESS: ReadonlySet<Access> = new Set(['apiKey', 'apiKeyOrUser', 'dev']);

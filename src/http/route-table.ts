@@ -4,7 +4,9 @@ import { deliveryRoutes } from './routes/delivery.routes.js';
 import { devRoutes } from './routes/dev.routes.js';
 import { opsRoutes } from './routes/health.routes.js';
 import { inboxRoutes } from './routes/inbox.routes.js';
+import { jobRoutes } from './routes/jobs.routes.js';
 import { presenceRoutes } from './routes/presence.routes.js';
+import { socketTestRoutes } from './routes/socket-test.routes.js';
 
 /**
  * Every HTTP API route, declared once with who may call it (see route-definition.ts). The
@@ -14,4 +16,4 @@ import { presenceRoutes } from './routes/presence.routes.js';
  *
  * Not listed (no API, no access rule): the static test page, /docs and /openapi.json.
  */
-export const routeTable: readonly RouteDefinition[] = [...deliveryRoutes, ...opsRoutes, ...presenceRoutes, ...chatRoutes, ...inboxRoutes, ...devRoutes];
+export const routeTable: readonly RouteDefinition[] = [...deliveryRoutes, ...opsRoutes, ...presenceRoutes, ...chatRoutes, ...inboxRoutes, ...jobRoutes, ...devRoutes, ...socketTestRoutes];

@@ -20,17 +20,11 @@ export function createEventWebhook(options: { url: string; secret: string; timeo
         socketId: ctx.socketId,
         ...(kind === 'event' ? { type: name, data: input ?? null } : { action: name, params: input ?? null }),
       });
-      const timestamp = String(Date.now());
-      const signature = createHmac('sha256', options.secret).update(`${timestamp}.${body}`).digest('hex');
       let response: Response;
       try {
         response = await fetch(options.url, {
           method: 'POST',
-          headers: {
-            'Content-Type': 'application/json',
-            'X-Webhook-Timestamp': timestamp,
-            'X-Webhook-Signature': signature,
-          },
+          headers: signedWebhookHeaders(options.secret, body),
           body,
           signal: AbortSignal.timeout(options.timeoutMs),
         });
@@ -49,6 +43,38 @@ export function createEventWebhook(options: { url: string; secret: string; timeo
       } catch {
         throw new AppError('BAD_GATEWAY', 'The application backend answered something other than JSON');
       }
+    },
+  };
+}
+
+/**
+ * The headers of a signed webhook call: `X-Webhook-Timestamp` (ms) and
+ * `X-Webhook-Signature: hex(HMAC-SHA256(secret, timestamp + "." + body))`.
+ */
+export function signedWebhookHeaders(secret: string, body: string, now: number = Date.now()): Record<string, string> {
+  const timestamp = String(now);
+  const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+  return { 'Content-Type': 'application/json', 'X-Webhook-Timestamp': timestamp, 'X-Webhook-Signature': signature };
+}
+
+/**
+ * Posts notices to the application's backend, signed as above (the job transitions): the
+ * answer's body is not read. Rejects when the backend cannot be reached, does not answer
+ * within `timeoutMs`, or answers other than 2xx; the caller decides what that means.
+ */
+export function createWebhookPoster(options: { url: string; secret: string; timeoutMs: number }): { post(payload: unknown): Promise<void> } {
+  return {
+    async post(payload) {
+      const body = JSON.stringify(payload);
+      const response = await fetch(options.url, {
+        method: 'POST',
+        headers: signedWebhookHeaders(options.secret, body),
+        body,
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      // Read to the end, so the connection can be reused.
+      await response.arrayBuffer().catch(() => undefined);
+      if (!response.ok) throw new Error(`the application backend answered ${response.status}`);
     },
   };
 }

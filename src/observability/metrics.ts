@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InboxStoreObserver } from '../domain/inbox-store.js';
+import type { IngestObserver } from '../domain/ingest.js';
 
 /**
  * Prometheus metrics, one registry per server instance. Methods are named after what
@@ -18,6 +19,10 @@ export interface Metrics {
   watchChatIndex(read: () => { sessions: number; messages: number }): void;
   /** What the notification inbox store did, once durable; the composition root hands it to the store. */
   readonly inboxStore: InboxStoreObserver;
+  /** A job transition was committed, to this state. */
+  markJobTransition(to: string): void;
+  /** What the stream ingest did with each entry, and whether its source is reachable. */
+  readonly ingest: IngestObserver;
 }
 
 const MAX_EVENT_LABELS = 200;
@@ -82,6 +87,32 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
 
+  // Topic labels are the ingest's fixed topics: their number is bounded.
+  const ingestEntries = new Counter({
+    name: 'ingest_entries_total',
+    help: 'Ingested stream entries by topic and outcome: stored, duplicate (handled before), rejected (malformed, acknowledged), failed (left pending, retried)',
+    labelNames: ['topic', 'outcome'] as const,
+    registers: [registry],
+  });
+  const ingestRejected = new Counter({
+    name: 'ingest_rejected_entries_total',
+    help: 'Ingested stream entries refused for good, by topic and reason',
+    labelNames: ['topic', 'reason'] as const,
+    registers: [registry],
+  });
+  const ingestConnected = new Gauge({
+    name: 'ingest_source_connected',
+    help: '1 while the ingest source (Redis) is reachable, 0 while it is not',
+    registers: [registry],
+  });
+
+  const jobTransitions = new Counter({
+    name: 'jobs_transitions_total',
+    help: 'Job transitions committed, by the state they led to',
+    labelNames: ['to'] as const,
+    registers: [registry],
+  });
+
   const seenEvents = new Set<string>();
   const eventLabel = (event: string) => {
     if (seenEvents.has(event)) return event;
@@ -118,6 +149,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       deleted: (count) => inboxDeleted.inc(count),
       expired: (count, reason) => inboxExpired.inc({ reason }, count),
       writeLatency: (seconds) => inboxWriteDuration.observe(seconds),
+    },
+    ingest: {
+      handled: (topic, outcome) => ingestEntries.inc({ topic, outcome }),
+      rejected: (topic, reason) => ingestRejected.inc({ topic, reason }),
+      connected: (up) => ingestConnected.set(up ? 1 : 0),
+    },
+    markJobTransition(to) {
+      jobTransitions.inc({ to });
     },
     watchChatIndex(read) {
       new Gauge({

@@ -90,7 +90,7 @@ export function createHandlerRegistry(
     const ack = typeof args.at(-1) === 'function' ? (args.pop() as (reply: unknown) => void) : undefined;
     const handler = handlers.get(event);
     try {
-      if (handler === undefined) throw new AppError('INVALID_REQUEST', `Unknown event: ${event}`);
+      if (handler === undefined) throw unknownEvent(event);
       const limit = limiter.consume();
       if (!limit.allowed) {
         deps.metrics.markRateLimited('ws_message');
@@ -135,6 +135,17 @@ export function createHandlerRegistry(
       });
     },
   };
+}
+
+/**
+ * The answer to an event nobody handles: INVALID_REQUEST, except in the development
+ * helpers' `test:` namespace, which answers UNKNOWN_ACTION whether a helper is off
+ * (production) or never existed, so a client cannot tell the two apart.
+ */
+function unknownEvent(event: string): AppError {
+  // Typed a string, but the wire allows a number as an event name.
+  const helper = typeof event === 'string' && event.startsWith('test:');
+  return new AppError(helper ? 'UNKNOWN_ACTION' : 'INVALID_REQUEST', `Unknown event: ${event}`);
 }
 
 /** Answers a failure on `socket` with the `error` event and returns the ack form. */

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { ChatService } from '../domain/chat-service.js';
 import type { Clock } from '../domain/clock.js';
 import type { InboxService } from '../domain/inbox-service.js';
+import type { JobService } from '../domain/job-service.js';
 import type { TokenVerifier } from '../domain/identity.js';
 import type { Lifecycle } from '../domain/lifecycle.js';
 import type { OriginPolicy } from '../domain/origin-policy.js';
@@ -22,8 +23,10 @@ import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.ha
 import { registerClientHandlers } from './handlers/client.handlers.js';
 import { registerIdentityHandlers } from './handlers/identity.handlers.js';
 import { registerInboxHandlers, sendUnreadCount } from './handlers/inbox.handlers.js';
+import { registerJobHandlers } from './handlers/job.handlers.js';
 import { registerRoomHandlers } from './handlers/room.handlers.js';
 import { registerSessionHandlers } from './handlers/session.handlers.js';
+import { registerTestHelperHandlers } from './handlers/test-helpers.handlers.js';
 import type { AppServer, AppSocket } from './socket-types.js';
 
 export type { AppServer, AppSocket } from './socket-types.js';
@@ -41,6 +44,7 @@ export interface RealtimeDependencies {
   connectionLimiter: RateLimiter;
   chat: ChatService;
   inbox: InboxService;
+  jobs: JobService;
   /** The server's time: token expiry and per-connection windows (tests move it). */
   clock: Clock;
   /** The client address a handshake is counted under (as Express's `req.ip`). */
@@ -112,10 +116,13 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
   const onConnection = registerSessionHandlers(handlers, deps);
   registerIdentityHandlers(handlers, { ...deps, onIdentified });
   const relay = createRelayLimits({ maxBytes: config.maxRelayBytes, bytesPerMinute: config.rateLimits.relayBytesPerMinute, clock: deps.clock });
-  registerRoomHandlers(handlers, { relay });
+  registerRoomHandlers(handlers, { relay, eventStreamOpen: !config.isProduction });
   registerClientHandlers(handlers, { ...deps, relay });
   registerChatHandlers(handlers, deps);
   registerInboxHandlers(handlers, deps);
+  registerJobHandlers(handlers, { jobs: deps.jobs, testHelpers: config.testHelpers });
+  // Development helpers (test:*): absent unless config.testHelpers; then unknown, answered UNKNOWN_ACTION.
+  if (config.testHelpers) registerTestHelperHandlers(handlers, deps);
 
   logConnections(io, deps.logger);
   io.on('connection', (socket) => {

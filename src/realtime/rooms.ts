@@ -75,6 +75,30 @@ export function joinRefusal(room: string, grants: readonly string[]): string | u
   return undefined;
 }
 
+/**
+ * The seed 004 monitoring room: its sockets get `kafka-event` for every delivery and every
+ * ingested entry, whoever they were for. See eventStreamRefusal for who may join.
+ */
+export const EVENT_STREAM_ROOM = 'kafka-events';
+
+/**
+ * Why a socket may not join the monitoring room, or undefined when it may (or `room` is
+ * another room). It carries every user's payloads, so: where the stream is open
+ * (development), any identified socket (a token's user, or one that registered); in
+ * production only a token whose `rooms` claim matches `kafka-events`, as for `private:*`.
+ */
+export function eventStreamRefusal(
+  room: string,
+  socket: { userId: string | undefined; grants: readonly string[] },
+  openToIdentified: boolean,
+): string | undefined {
+  if (room !== EVENT_STREAM_ROOM) return undefined;
+  if (socket.grants.some((pattern) => grantMatches(pattern, room))) return undefined;
+  if (!openToIdentified) return `${EVENT_STREAM_ROOM} needs a matching rooms claim in the token`;
+  if (socket.userId === undefined) return `Identify first (a token, or register) to subscribe to ${EVENT_STREAM_ROOM}`;
+  return undefined;
+}
+
 /** Why a client may not leave `room`, or undefined when it may. */
 export function leaveRefusal(room: string): string | undefined {
   if (isReservedRoom(room)) return 'Reserved rooms cannot be left by clients';

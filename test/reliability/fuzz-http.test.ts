@@ -27,6 +27,16 @@ const REQUIRED_OPERATIONS = [
   'GET /api/users/{userId}/sessions',
   'GET /api/users/{userId}/presence',
   'GET /api/connections',
+  'POST /api/jobs',
+  'GET /api/jobs/{jobId}',
+  'POST /api/jobs/{jobId}/assign',
+  'POST /api/jobs/{jobId}/cancel',
+  'GET /api/users/{userId}/jobs',
+  'POST /socket/test/notification',
+  'POST /socket/test/email',
+  'POST /socket/test/event',
+  'POST /socket/test/alarm',
+  'POST /socket/test/broadcast',
 ];
 
 interface Operation {
@@ -101,6 +111,13 @@ describe('fuzzing every HTTP endpoint (fast-check)', () => {
       body: JSON.stringify({ machineId: 'm', senderUserId: 'fuzz-a', receiverUserId: 'fuzz-peer' }),
     });
     const { sessionId } = JSON.parse(created.text) as { sessionId: string };
+    // A job whose id is what a path parameter defaults to below, so requests reach a real job.
+    await http.send({
+      method: 'POST',
+      path: '/api/jobs',
+      headers: { 'Content-Type': 'application/json', 'X-API-Key': KEY },
+      body: JSON.stringify({ jobId: 'fuzz-a', subject: 'fuzzed', creatorId: 'fuzz-peer', assigneeId: 'fuzz-a' }),
+    });
     targets = {
       sessionIds: [sessionId],
       userIds: ['fuzz-a', 'fuzz-peer', 'neighbour', 'stranger'],
@@ -147,13 +164,17 @@ describe('fuzzing every HTTP endpoint (fast-check)', () => {
       'POST /api/room': { room: 'news', data: nested },
       'POST /api/push': { userId: 'fuzz-a', data: nested },
       'POST /api/sessions/{sessionId}/messages': { senderUserId: 'fuzz-a', message: 'x', extra: nested },
+      'POST /api/jobs': { subject: 'deep', assigneeId: 'fuzz-a', data: nested },
+      'POST /socket/test/notification': { title: 'deep', data: nested },
     };
     return [
       [withBody.map((operation) => ({ ...valid(operation), body: json(deep.text()) }))],
       [
         Object.entries(forwardedBodies).flatMap(([key, body]) => {
           const operation = operations.find((op) => `${op.method} ${op.path}` === key);
-          return operation === undefined ? [] : [{ ...valid(operation), body: json(toJsonText(body)) }];
+          // The test helpers take a user's token, not the key.
+          const auth = key.startsWith('POST /socket/test/') ? ('bearer' as const) : ('apiKey' as const);
+          return operation === undefined ? [] : [{ ...valid(operation), auth, body: json(toJsonText(body)) }];
         }),
       ],
       [withBody.map((operation) => ({ ...valid(operation), body: json(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x6e, 0x6f, 0x74]), 'gzip') }))],

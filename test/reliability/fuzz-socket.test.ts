@@ -20,6 +20,11 @@ import {
   relayPayloadSchema,
   roomPayloadSchema,
   sendMessagePayloadSchema,
+  testNotificationPayloadSchema,
+  testAssignJobPayloadSchema,
+  testCreateJobPayloadSchema,
+  jobCompletePayloadSchema,
+  jobStartPayloadSchema,
   typingPayloadSchema,
   type ClientToServerEvents,
   type SocketErrorPayload,
@@ -62,6 +67,11 @@ const PAYLOAD_SCHEMAS = {
   'notification:read': notificationReadPayloadSchema,
   'notification:read-all': notificationReadAllPayloadSchema,
   'notification:delete': notificationDeletePayloadSchema,
+  'test:notification': testNotificationPayloadSchema,
+  'job:start': jobStartPayloadSchema,
+  'job:complete': jobCompletePayloadSchema,
+  'test:create-job': testCreateJobPayloadSchema,
+  'test:assign-job': testAssignJobPayloadSchema,
 } satisfies Record<keyof ClientToServerEvents, z.ZodType>;
 
 const CONTRACT_EVENTS = Object.keys(PAYLOAD_SCHEMAS) as (keyof ClientToServerEvents)[];
@@ -85,6 +95,7 @@ const REPLY_EVENTS = new Map<string, readonly string[]>(Object.entries({
   'notification:read': ['notification:read:ack'],
   'notification:read-all': ['notification:read-all:ack'],
   'notification:delete': ['notification:delete:ack'],
+  'test:notification': ['test:notification:ack'],
 }));
 
 /** Names socket.io-client refuses to emit (and Socket.IO reserves): docs/protocol.md says what they do. */
@@ -140,6 +151,9 @@ describe('fuzzing every client event (fast-check)', () => {
    */
   let ownNotification: string;
   let othersNotification: string;
+  /** Jobs: one assigned to the fuzzing user, one to a user no fuzzed token belongs to. */
+  let ownJob: number;
+  let othersJob: number;
   /** `error` events and disconnections seen on the fuzzing sockets, checked after each batch. */
   const errorEvents: Array<{ socket: string; payload: unknown }> = [];
   const disconnections: string[] = [];
@@ -165,6 +179,10 @@ describe('fuzzing every client event (fast-check)', () => {
         .notificationIds[0]!;
     ownNotification = await storeFor('fuzz-a');
     othersNotification = await storeFor('inbox-bystander');
+    const jobFor = async (assigneeId: string) =>
+      ((await request(t.url).post('/api/jobs').send({ subject: 'fuzz', creatorId: 'fuzz-peer', assigneeId }).expect(201)).body as { job: { jobId: number } }).job.jobId;
+    ownJob = await jobFor('fuzz-a');
+    othersJob = await jobFor('job-bystander');
     targets = {
       sessionIds: [sessionId],
       userIds: ['fuzz-a', 'fuzz-peer', 'neighbour', 'stranger'],
@@ -238,6 +256,43 @@ describe('fuzzing every client event (fast-check)', () => {
           { socket: 'token', event: 'notification:delete', args: [{ notificationId: Number.MAX_SAFE_INTEGER + 2 }], ack: true },
           { socket: 'token', event: 'notification:list', args: [{ limit: 100, before: '__proto__', unreadOnly: true }], ack: false },
           { socket: 'anonymous', event: 'notification:read-all', args: [], ack: false },
+        ],
+      ],
+      // Jobs: another's job, ids as numbers and their strings, prototype names, numbers past a double's exact range, deep notes.
+      [
+        [
+          { socket: 'token', event: 'job:start', args: [{ jobId: othersJob }], ack: true },
+          { socket: 'token', event: 'job:complete', args: [{ jobId: String(othersJob), note: 'not yours' }], ack: false },
+          { socket: 'token', event: 'job:start', args: [{ jobId: String(ownJob) }], ack: true },
+          { socket: 'token', event: 'job:complete', args: [{ jobId: ownJob, note: new DeepJson(10_000, 'object') }], ack: true },
+          { socket: 'token', event: 'job:start', args: [{ jobId: '__proto__' }], ack: false },
+          { socket: 'token', event: 'job:start', args: [{ jobId: Number.MAX_SAFE_INTEGER + 2 }], ack: true },
+          { socket: 'token', event: 'test:create-job', args: [{ projectId: '__proto__', jobTypeId: -1, subject: 'constructor' }], ack: true },
+          { socket: 'token', event: 'test:assign-job', args: [{ jobId: 'constructor', assigneeId: '__proto__' }], ack: false },
+          { socket: 'anonymous', event: 'job:start', args: [{ jobId: ownJob }], ack: true },
+          { socket: 'anonymous', event: 'test:create-job', args: [{ projectId: 1, jobTypeId: 2, subject: 'Test Job' }], ack: false },
+        ],
+      ],
+      // The kafka-events monitoring room: refused (FORBIDDEN) to a socket with no user, by
+      // either door; near names are plain rooms. The token socket may join (not production).
+      [
+        [
+          { socket: 'anonymous', event: 'subscribe', args: ['kafka-events'], ack: true },
+          { socket: 'anonymous', event: 'room:join', args: [{ room: 'kafka-events' }], ack: false },
+          { socket: 'anonymous', event: 'subscribe', args: ['kafka-events', 'extra'], ack: false },
+          { socket: 'token', event: 'subscribe', args: ['kafka-events'], ack: true },
+          { socket: 'token', event: 'subscribe', args: ['Kafka-Events '], ack: true },
+          { socket: 'token', event: 'unsubscribe', args: ['kafka-events'], ack: true },
+        ],
+      ],
+      // The development helper: only ever the caller's own inbox; an anonymous socket has none.
+      [
+        [
+          { socket: 'token', event: 'test:notification', args: [{ type: 'a'.repeat(33), priority: 'SOON', title: 7 }], ack: true },
+          { socket: 'token', event: 'test:notification', args: [{ title: '__proto__', data: { __proto__: { polluted: true } } }], ack: false },
+          { socket: 'token', event: 'test:notification', args: [], ack: true },
+          { socket: 'anonymous', event: 'test:notification', args: [{ title: 'who am I' }], ack: true },
+          { socket: 'token', event: 'test:no-such-helper', args: [{}], ack: true },
         ],
       ],
     ];

@@ -61,6 +61,13 @@ const SERVER_EVENTS: Record<keyof ServerToClientEvents, 'exercised' | { notExerc
   'notification:read:ack': 'exercised',
   'notification:read-all:ack': 'exercised',
   'notification:delete:ack': 'exercised',
+  'kafka-event': 'exercised',
+  broadcast: 'exercised',
+  'test:notification:ack': 'exercised',
+  'job:assigned': 'exercised',
+  'job:started': 'exercised',
+  'job:completed': 'exercised',
+  'job:status-changed': 'exercised',
 };
 
 /** Events of the publishers' choosing that the test pushes over HTTP. */
@@ -177,6 +184,11 @@ it('a python-socketio client with one-parameter handlers receives every server e
     await request(t.url).post('/api/room').send({ room: 'lobby', event: 'headline', data: 'big' }).expect(200);
     await request(t.url).post('/notify').send({ id: 'n-1', timestamp: '2020-01-01T00:00:00.000Z', title: 'Hi' }).expect(200);
     await request(t.url).post('/api/push').send({ userId: 'py', persist: true, event: 'invoice:due', data: { type: 'warning', title: 'Invoice' } }).expect(200);
+    await request(t.url)
+      .post('/socket/test/broadcast')
+      .set('Authorization', `Bearer ${signToken({ userId: 'peer' })}`)
+      .send({ title: 'System Announcement', message: 'Server maintenance in 10 minutes' })
+      .expect(200);
 
     // Shutting down sends system:shutdown last, then disconnects: Python then exits.
     peer.close();
@@ -193,10 +205,12 @@ it('a python-socketio client with one-parameter handlers receives every server e
     expect(client.lines.filter((line) => line.event !== undefined && line.argc !== 1)).toEqual([]);
 
     const payloadOf = (name: string) => client!.lines.find((line) => line.event === name)?.payload;
+    const payloadsOf = (name: string) => client!.lines.filter((line) => line.event === name).map((line) => line.payload);
     expect(payloadOf('order:shipped')).toEqual({ orderId: 7 });
     expect(payloadOf('system:notification')).toEqual({ title: 'Maintenance' });
     expect(payloadOf('headline')).toBe('big');
-    expect(payloadOf('notification')).toEqual({ id: 'n-1', timestamp: '2020-01-01T00:00:00.000Z', title: 'Hi' });
+    // Two `notification` events: test:notification's (below), then /notify's.
+    expect(payloadsOf('notification')[1]).toEqual({ id: 'n-1', timestamp: '2020-01-01T00:00:00.000Z', title: 'Hi' });
     expect(payloadOf('connection_status')).toMatchObject({ connected: true, userId: 'py' });
     expect(payloadOf('pong')).toMatchObject({ clientTimestamp: 1 });
     expect(payloadOf('register:ack')).toEqual({ success: true, userId: 'py' });
@@ -227,8 +241,49 @@ it('a python-socketio client with one-parameter handlers receives every server e
     expect(payloadOf('notification:deleted')).toEqual({ notificationId: storedId });
     expect(payloadOf('notification:delete:ack')).toEqual({ success: true, notificationId: storedId });
     expect(payloadOf('notification:read-all:ack')).toMatchObject({ success: true, all: true, changed: 0 });
-    expect(payloadOf('notification:new')).toMatchObject({ userId: 'py', event: 'invoice:due', type: 'warning', title: 'Invoice', readAt: null });
+    expect(payloadsOf('notification:new')[1]).toMatchObject({ userId: 'py', event: 'invoice:due', type: 'warning', title: 'Invoice', readAt: null });
     expect(payloadOf('invoice:due')).toMatchObject({ type: 'warning', title: 'Invoice', id: expect.any(String) });
+    // The kafka-events mirror of each delivery the test made after Python subscribed.
+    const mirrored = payloadsOf('kafka-event') as { topic: string; event: Record<string, unknown>; timestamp: string }[];
+    expect(mirrored.map((payload) => payload.topic)).toEqual(expect.arrayContaining(['api.push', 'api.broadcast', 'api.room', 'notify']));
+    expect(mirrored.find((payload) => payload.topic === 'api.push')).toEqual({
+      topic: 'api.push',
+      event: { event: 'order:shipped', data: { orderId: 7 }, userIds: ['py'], recipients: 1 },
+      timestamp: expect.any(String),
+    });
+    // The development helpers: test:notification (seed 003's example) and POST /socket/test/broadcast (seed 004's).
+    const stored003 = {
+      id: expect.any(String),
+      userId: 'py',
+      type: 'job_assigned',
+      priority: 'HIGH',
+      title: 'Test Notification',
+      message: 'This is a test',
+      event: 'notification',
+      createdAt: expect.any(String),
+      readAt: null,
+    };
+    expect(payloadOf('test:notification:ack')).toEqual({ success: true, notification: stored003 });
+    const helperId = (payloadOf('test:notification:ack') as { notification: { id: string } }).notification.id;
+    expect(payloadsOf('notification:new')[0]).toEqual({ ...stored003, id: helperId });
+    expect(payloadsOf('notification')[0]).toEqual({
+      type: 'job_assigned',
+      priority: 'HIGH',
+      title: 'Test Notification',
+      message: 'This is a test',
+      timestamp: expect.any(String),
+      id: helperId,
+      notificationId: helperId,
+    });
+    // Jobs: the one Python created, assigned to itself, started and completed, each answered on the ack.
+    const pyJob = { jobId: 1, projectId: 1, jobTypeId: 2, subject: 'Test Job', creatorId: 'py', assigneeId: 'py' };
+    expect(payloadOf('job:assigned')).toMatchObject({ ...pyJob, state: 'assigned' });
+    expect(payloadOf('job:started')).toMatchObject({ ...pyJob, state: 'started', startedAt: expect.any(String) });
+    expect(payloadOf('job:completed')).toMatchObject({ ...pyJob, state: 'completed', note: 'from python' });
+    expect(payloadsOf('job:status-changed')).toEqual(
+      [['created', 'assigned'], ['assigned', 'started'], ['started', 'completed']].map(([from, to]) => ({ jobId: 1, from, to, at: expect.any(String), by: 'py' })),
+    );
+    expect(payloadOf('broadcast')).toEqual({ title: 'System Announcement', message: 'Server maintenance in 10 minutes', from: 'peer', timestamp: expect.any(String) });
   } finally {
     client?.child.kill();
     peer?.close();

@@ -29,6 +29,7 @@ const EXPECTED: Record<Access, Record<Caller, Outcome>> = {
   dev: { nobody: 401, user: 401, apiKey: 'allowed' },
   apiKeyOrUser: { nobody: 401, user: 'allowed', apiKey: 'allowed' },
   user: { nobody: 401, user: 'allowed', apiKey: 401 },
+  testHelper: { nobody: 401, user: 'allowed', apiKey: 401 },
 };
 
 /** The security each access must show in /openapi.json. */
@@ -38,6 +39,7 @@ const SECURITY: Record<Access, unknown> = {
   dev: [{ apiKey: [] }],
   apiKeyOrUser: [{ apiKey: [] }, { bearer: [] }],
   user: [{ bearer: [] }],
+  testHelper: [{ bearer: [] }],
 };
 
 /** The route's path with each `:param` replaced by the example its schema gives. */
@@ -167,12 +169,26 @@ describe('routes that do not exist in production', () => {
   it('are neither mounted nor documented', async () => {
     const devOnly = routeTable.filter((route) => route.access === 'dev');
     expect(devOnly.length).toBeGreaterThan(0);
+    await expectAbsent(devOnly);
+  });
+
+  it('include the test helpers, even for a valid user token (ENABLE_TEST_ENDPOINTS is not set)', async () => {
+    const helpers = routeTable.filter((route) => route.access === 'testHelper');
+    expect(helpers.length).toBeGreaterThan(0);
+    await expectAbsent(helpers);
+  });
+
+  async function expectAbsent(routes: readonly RouteDefinition[]): Promise<void> {
+    const userToken = signToken({ userId: 'user-123' }, { secret: t.config.jwt.secret });
     const paths = (await request(t.url).get('/openapi.json').expect(200)).body.paths as Record<string, Record<string, unknown>>;
-    for (const route of devOnly) {
+    for (const route of routes) {
       expect(paths[route.path]?.[route.method]).toBeUndefined();
       const res = await request(t.url)[route.method](concretePath(route)).set('X-API-Key', productionKey).send({});
       expect(res.status).toBe(404);
       expect(res.body.code).toBe('NOT_FOUND');
+      const asUser = await request(t.url)[route.method](concretePath(route)).set('Authorization', `Bearer ${userToken}`).send({});
+      expect(asUser.status).toBe(404);
+      expect(asUser.body.code).toBe('NOT_FOUND');
     }
-  });
+  }
 });

@@ -2,7 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatStore } from '../../src/domain/chat-store.js';
 import { createFileChatStore } from '../../src/storage/file/file-chat-store.js';
 import { createMemoryChatStore } from '../../src/storage/memory/memory-chat-store.js';
+import { createPostgresChatStore } from '../../src/storage/postgres/postgres-chat-store.js';
 import { messageFrom, rejectionCode, silentLogger, steppingClock, storeInTempDir } from '../support/chat-store-harness.js';
+import { databaseInFreshSchema, postgresSkipReason } from '../support/postgres.js';
 
 interface Driver {
   name: string;
@@ -23,6 +25,28 @@ const drivers: Driver[] = [
     },
   },
 ];
+
+const postgresSkipped = await postgresSkipReason();
+if (postgresSkipped === undefined) {
+  drivers.push({
+    name: 'postgres store',
+    async create(now) {
+      const { database, cleanup } = await databaseInFreshSchema('chat_contract');
+      const store = createPostgresChatStore({ database, now });
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          await cleanup();
+        },
+      };
+    },
+  });
+} else {
+  describe('ChatStore contract: postgres store', () => {
+    it.skip(`skipped: ${postgresSkipped}`, () => undefined);
+  });
+}
 
 const UNKNOWN_ID = '1b4e28ba-2fa1-41d2-883f-0016d3cca427';
 const MALFORMED_IDS = ['', 'abc', '../x', '..%2F..%2Fetc', '%2e%2e', '/etc/passwd', `${UNKNOWN_ID}/..`, `${UNKNOWN_ID}x`];

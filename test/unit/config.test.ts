@@ -184,3 +184,17 @@ describe('HTTP timeouts', () => {
     expect(problemsOf({ HTTP_REQUEST_TIMEOUT_MS: '0' }).map((p) => p.split(':')[0])).toEqual(['HTTP_REQUEST_TIMEOUT_MS']);
   });
 });
+
+describe('PostgreSQL storage', () => {
+  it('is off without DATABASE_URL, and takes the URL and a pool size of 10 by default', () => {
+    expect(loadConfig({}).database).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/notify' }).database).toEqual({ url: 'postgres://u:p@db:5432/notify', poolMax: 10 });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/notify', DATABASE_POOL_MAX: '3' }).database).toEqual({ url: 'postgresql://db/notify', poolMax: 3 });
+  });
+
+  it('refuses a DATABASE_URL that is not a postgres URL, and a pool of no connections', () => {
+    expect(problemsOf({ DATABASE_URL: 'mysql://db/notify' })).toEqual(['DATABASE_URL: must be a postgres:// or postgresql:// URL']);
+    expect(problemsOf({ DATABASE_URL: 'not a url' })).toEqual(['DATABASE_URL: must be a postgres:// or postgresql:// URL']);
+    expect(problemsOf({ DATABASE_URL: 'postgres://db/notify', DATABASE_POOL_MAX: '0' }).map((p) => p.split(':')[0])).toEqual(['DATABASE_POOL_MAX']);
+  });
+});

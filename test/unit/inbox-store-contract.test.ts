@@ -2,9 +2,11 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InboxOwner, InboxStore, NewNotification } from '../../src/domain/inbox-store.js';
 import { createMemoryInboxStore } from '../../src/storage/memory/memory-inbox-store.js';
+import { createPostgresInboxStore } from '../../src/storage/postgres/postgres-inbox-store.js';
 import { createSqliteInboxStore } from '../../src/storage/sqlite/sqlite-inbox-store.js';
 import { rejectionCode, silentLogger, storeInTempDir } from '../support/chat-store-harness.js';
 import { createTestClock, type TestClock } from '../support/clock.js';
+import { databaseInFreshSchema, postgresSkipReason } from '../support/postgres.js';
 
 interface StoreSettings {
   clock: TestClock;
@@ -39,6 +41,28 @@ const drivers: Driver[] = [
     },
   },
 ];
+
+const postgresSkipped = await postgresSkipReason();
+if (postgresSkipped === undefined) {
+  drivers.push({
+    name: 'postgres store',
+    async create({ clock, maxPerUser, retentionMs }) {
+      const { database, cleanup } = await databaseInFreshSchema('inbox_contract');
+      const store = createPostgresInboxStore({ database, clock, maxPerUser, retentionMs, logger: silentLogger() });
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          await cleanup();
+        },
+      };
+    },
+  });
+} else {
+  describe('InboxStore contract: postgres store', () => {
+    it.skip(`skipped: ${postgresSkipped}`, () => undefined);
+  });
+}
 
 const START = Date.parse('2025-01-01T00:00:00.000Z');
 const DAY = 24 * 3600 * 1000;

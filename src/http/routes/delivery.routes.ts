@@ -17,7 +17,9 @@ import { defineRoute } from '../route-definition.js';
  * Delivery endpoints: a backend pushes an event and it reaches sockets now (and, for a
  * stored push, the users' inboxes first). POST /notify keeps seed 000's exact shapes;
  * /api/push, /api/broadcast and /api/room are seed 002's.
- * Server to server: the API key itself, never a user token.
+ * Server to server: the API key itself, never a user token. Each delivery is mirrored to
+ * the `kafka-events` monitoring stream (topics `notify`, `api.push`, `api.broadcast`,
+ * `api.room`) as `{ event, data, <target>, recipients }`.
  */
 export const deliveryRoutes = [
   defineRoute({
@@ -30,7 +32,7 @@ export const deliveryRoutes = [
     body: notifyBodySchema,
     responses: { 200: { description: 'Delivered', schema: notifyResponseSchema } },
     handler:
-      ({ gateway, metrics }) =>
+      ({ gateway, metrics, mirror }) =>
       async ({ body }, _req, res) => {
         const id = typeof body.id === 'string' || typeof body.id === 'number' ? String(body.id) : randomUUID();
         const timestamp = typeof body.timestamp === 'string' ? body.timestamp : new Date().toISOString();
@@ -38,6 +40,7 @@ export const deliveryRoutes = [
         const notification = { ...body, id: body.id ?? id, timestamp: body.timestamp ?? timestamp };
         const recipients = await gateway.broadcast('notification', notification);
         metrics.markDelivery('notify', 'notification', recipients);
+        mirror.publish('notify', { event: 'notification', data: notification, recipients });
         const response: NotifyResponse = { message: 'Notification sent successfully', recipients, id, timestamp };
         res.json(response);
       },
@@ -51,14 +54,16 @@ export const deliveryRoutes = [
     description:
       "With `persist: true` (default: PERSIST_NOTIFICATIONS) the notification is stored in each user's inbox, " +
       'all users in one durable write, before the answer; the answer adds `notificationIds`. ' +
-      'A retry with the same `idempotencyKey` gets the first answer (header `Idempotent-Replayed: true`) and stores and delivers nothing.',
+      'A retry with the same `idempotencyKey` gets the first answer (header `Idempotent-Replayed: true`) and stores and delivers nothing. ' +
+      'Keys are per tenant; a key used again for a different push (users, event, data, persist, ttlSeconds or priority) is refused with 422 IDEMPOTENCY_KEY_REUSED.',
     body: pushBodySchema,
     responses: {
       200: { description: 'Delivered (`delivered: false` when no socket of theirs is connected)', schema: pushResponseSchema },
+      422: { description: 'IDEMPOTENCY_KEY_REUSED: the key was used for a different push; nothing was stored or delivered' },
       503: { description: 'Storage unavailable: nothing was stored or delivered' },
     },
     handler:
-      ({ inbox, metrics, config }) =>
+      ({ inbox, metrics, config, mirror }) =>
       async ({ body }, _req, res) => {
         const userIds = body.userIds ?? (body.userId !== undefined ? [body.userId] : []);
         const outcome = await inbox.push({
@@ -71,8 +76,19 @@ export const deliveryRoutes = [
           idempotencyKey: body.idempotencyKey,
           priority: body.priority,
         });
-        if (outcome.replayed) res.set('Idempotent-Replayed', 'true');
-        else metrics.markDelivery('push', body.event, outcome.recipients);
+        if (outcome.replayed) {
+          res.set('Idempotent-Replayed', 'true');
+        } else {
+          metrics.markDelivery('push', body.event, outcome.recipients);
+          mirror.publish('api.push', {
+            event: body.event,
+            data: body.data,
+            userIds,
+            ...(body.tenantId !== undefined ? { tenantId: body.tenantId } : {}),
+            recipients: outcome.recipients,
+            ...(outcome.notificationIds !== undefined ? { notificationIds: outcome.notificationIds } : {}),
+          });
+        }
         const response: PushResponse = {
           success: true,
           delivered: outcome.recipients > 0,
@@ -93,10 +109,11 @@ export const deliveryRoutes = [
     body: broadcastBodySchema,
     responses: { 200: { description: 'Delivered', schema: deliveryResponseSchema } },
     handler:
-      ({ gateway, metrics }) =>
+      ({ gateway, metrics, mirror }) =>
       async ({ body }, _req, res) => {
         const recipients = await gateway.broadcast(body.event, body.data);
         metrics.markDelivery('broadcast', body.event, recipients);
+        mirror.publish('api.broadcast', { event: body.event, data: body.data, recipients });
         res.json(deliveryResponse(recipients));
       },
   }),
@@ -109,10 +126,11 @@ export const deliveryRoutes = [
     body: roomBodySchema,
     responses: { 200: { description: 'Delivered', schema: deliveryResponseSchema } },
     handler:
-      ({ gateway, metrics }) =>
+      ({ gateway, metrics, mirror }) =>
       async ({ body }, _req, res) => {
         const recipients = await gateway.emitToRoom(body.room, body.event, body.data);
         metrics.markDelivery('room', body.event, recipients);
+        mirror.publish('api.room', { event: body.event, data: body.data, room: body.room, recipients });
         res.json(deliveryResponse(recipients));
       },
   }),

@@ -12,8 +12,8 @@ import { defineRoute } from '../route-definition.js';
 import { contextOf } from '../request-context.js';
 
 /** Events and rooms seed 004's monitoring endpoint lists, kept as that seed shows them. */
-const ADVERTISED_EVENTS = ['notification', 'connected', 'pong', 'broadcast', 'message', 'error', 'system:welcome'];
-const ADVERTISED_ROOMS = ['user:{userId}', 'tenant:{tenantId}:user:{userId}', '<public rooms joined with room:join or subscribe>'];
+const ADVERTISED_EVENTS = ['notification', 'connected', 'pong', 'kafka-event', 'broadcast', 'message', 'error', 'system:welcome'];
+const ADVERTISED_ROOMS = ['user:{userId}', 'kafka-events', 'tenant:{tenantId}:user:{userId}', '<public rooms joined with room:join or subscribe>'];
 
 /** Who is connected: the open Socket.IO status, a user's own connections, and the key-only views. */
 export const presenceRoutes = [

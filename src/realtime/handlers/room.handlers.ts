@@ -2,16 +2,25 @@ import { channelPayloadSchema, relayPayloadSchema, roomPayloadSchema } from '../
 import { AppError } from '../../errors.js';
 import type { HandlerRegistry } from '../handle.js';
 import type { RelayLimits } from '../relay-limits.js';
-import { MAX_CLIENT_ROOMS, clientRoomsOf, joinRefusal, leaveRefusal, othersIn } from '../rooms.js';
+import { MAX_CLIENT_ROOMS, clientRoomsOf, eventStreamRefusal, joinRefusal, leaveRefusal, othersIn } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
 /**
  * Public rooms: `room:join` / `room:leave` (seed 002) and their seed 004 aliases
- * `subscribe` / `unsubscribe`, plus the seed 000 `message` relay.
+ * `subscribe` / `unsubscribe` (also for seed 004's `kafka-events` monitoring room, which
+ * needs more than a name: see eventStreamRefusal), plus the seed 000 `message` relay.
  */
-export function registerRoomHandlers(handlers: HandlerRegistry, deps: { relay: RelayLimits }): void {
+export function registerRoomHandlers(
+  handlers: HandlerRegistry,
+  deps: {
+    relay: RelayLimits;
+    /** Any identified socket may join the `kafka-events` monitoring room (outside production). */
+    eventStreamOpen: boolean;
+  },
+): void {
   const join = async (socket: AppSocket, room: string) => {
-    const refusal = joinRefusal(room, socket.data.roomGrants);
+    const { userId, roomGrants } = socket.data;
+    const refusal = joinRefusal(room, roomGrants) ?? eventStreamRefusal(room, { userId, grants: roomGrants }, deps.eventStreamOpen);
     if (refusal !== undefined) throw new AppError('FORBIDDEN', refusal);
     if (!socket.rooms.has(room) && clientRoomsOf(socket.id, socket.rooms).length >= MAX_CLIENT_ROOMS) {
       throw new AppError('FORBIDDEN', `A socket may be in at most ${MAX_CLIENT_ROOMS} rooms`);

@@ -158,6 +158,39 @@ request("notification:delete", {"notificationId": wire_id}, "notification:delete
 wait_for("notification:deleted")
 request("notification:read-all", {}, "notification:read-all:ack")
 
+# The development helper (seed 003's own example): a notification in this user's inbox,
+# answered with the stored record; notification:new and the count come with it.
+request(
+    "test:notification",
+    {"type": "job_assigned", "priority": "HIGH", "title": "Test Notification", "message": "This is a test"},
+    "test:notification:ack",
+)
+
+# Jobs (seed 003), answered on the ack alone: a job this client creates, assigns to itself,
+# starts and completes. It is the only user concerned, so no notification is stored for it.
+def call(event, payload):
+    try:
+        reply = sio.call(event, payload, timeout=REPLY_TIMEOUT_S)
+    except socketio.exceptions.TimeoutError:
+        fail("no ack to %s within %d s" % (event, REPLY_TIMEOUT_S))
+    if not isinstance(reply, dict) or reply.get("success") is not True:
+        fail("%s answered %r" % (event, reply))
+    return reply
+
+
+job_id = call("test:create-job", {"projectId": 1, "jobTypeId": 2, "subject": "Test Job"})["job"]["jobId"]
+call("test:assign-job", {"jobId": job_id, "assigneeId": me})
+wait_for("job:assigned")
+call("job:start", {"jobId": job_id})
+wait_for("job:started")
+call("job:complete", {"jobId": job_id, "note": "from python"})
+wait_for("job:completed")
+wait_for("job:status-changed", 3)
+
+# The monitoring stream (seed 004): every delivery the test makes from here on comes as a
+# kafka-event too. (Outside production any identified socket may subscribe.)
+call("subscribe", "kafka-events")
+
 report({"ready": True, "sessionId": created["sessionId"]})
 
 # The test drives the rest, then shuts the server down: system:shutdown, then disconnect.
