@@ -27,7 +27,9 @@ import type { RealtimeGateway } from './realtime-gateway.js';
 export interface InboxService {
   /**
    * Delivers a push to users' sockets; with `persist`, stores one record per user first
-   * (one durable write for all of them) and resolves only once they are durable. With an
+   * (one durable write for all of them), resolves once they are durable, and delivers
+   * them live right after (on the next turn of the event loop, so that an HTTP answer
+   * leaves first: stored, answered, then delivered, as the issue orders it). With an
    * `idempotencyKey`, a retry resolves with the first call's outcome and neither stores
    * nor delivers again. Keys are per tenant (the same key in two tenants is two pushes);
    * a key used again with a different request (users, event, data, persist, ttl or
@@ -173,7 +175,6 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
   const maxTtlSeconds = options.retentionDays * 24 * 3600;
   const isoNow = () => new Date(clock.now()).toISOString();
 
-
   /**
    * Sends the owner's sockets the events of a change followed by the exact unread count,
    * each socket in one write. The change is already durable, so a failing count must not
@@ -183,14 +184,23 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
    * the order of the changes.
    */
   async function announce(owner: InboxOwner, events: [string, unknown][]): Promise<void> {
-    let count: number | undefined;
+    const [count] = await countsOf([owner]);
+    await emitWithCount(owner, events, count);
+  }
+
+  /** The owners' unread counts in one read, or none when it fails (reported: see `announce`). */
+  async function countsOf(owners: readonly InboxOwner[]): Promise<(number | undefined)[]> {
     try {
-      count = await store.unreadCount(owner);
+      return await store.unreadCounts(owners);
     } catch (err) {
-      options.onBackgroundError?.(err, { what: 'unread count', userId: owner.userId });
+      options.onBackgroundError?.(err, { what: 'unread count', users: owners.length });
+      return owners.map(() => undefined);
     }
+  }
+
+  function emitWithCount(owner: InboxOwner, events: [string, unknown][], count: number | undefined): Promise<number> {
     if (count !== undefined) events.push([INBOX_EVENTS.unreadCount, { count }]);
-    await gateway.emitSequenceToUser(owner, events);
+    return gateway.emitSequenceToUser(owner, events);
   }
 
   /** Sockets of these users connected now, counted once each. */
@@ -203,17 +213,23 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
    * then the count. Users with no socket get nothing now: the notification waits in their
    * inbox and the count comes when they connect. Every emit is a packet of its own (each
    * carries its user's id), so sending them to absent users would only fill the recovery
-   * buffer and cost a count read each.
+   * buffer. The counts of all online users are read at once (see `announce` for why
+   * they are in order).
    */
   async function deliverStored(input: PushInput, records: readonly NotificationRecord[], online: readonly number[]): Promise<void> {
+    const present = records.filter((_, index) => online[index] !== 0);
+    const counts = await countsOf(present);
     await Promise.all(
-      records.map(async (record, index) => {
-        if (online[index] === 0) return;
-        await announce(record, [
-          [input.event, withNotificationId(input.data, record.id)],
-          [INBOX_EVENTS.created, record],
-        ]);
-      }),
+      present.map((record, index) =>
+        emitWithCount(
+          record,
+          [
+            [input.event, withNotificationId(input.data, record.id)],
+            [INBOX_EVENTS.created, record],
+          ],
+          counts[index],
+        ),
+      ),
     );
   }
 
@@ -267,7 +283,14 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
         }
         return { ...answer, replayed: true };
       }
-      if (input.persist) await deliverStored(input, appended.records, online);
+      if (input.persist) {
+        const { records } = appended;
+        setImmediate(() => {
+          deliverStored(input, records, online).catch((err: unknown) =>
+            options.onBackgroundError?.(err, { what: 'live delivery of stored notifications', users: records.length }),
+          );
+        });
+      }
       else await gateway.emitToUsers({ userIds: input.userIds, tenantId: input.tenantId }, input.event, input.data);
       return { ...answerOf(appended.records), records: appended.records, replayed: false };
     },

@@ -78,6 +78,8 @@ export interface InboxStore {
   /** One notification, or undefined (also for another owner's id). */
   get(owner: InboxOwner, id: string): Promise<NotificationRecord | undefined>;
   unreadCount(owner: InboxOwner): Promise<number>;
+  /** The exact unread counts of several inboxes, in the order given, read at one moment (a push to 1,000 users announces 1,000 counts). */
+  unreadCounts(owners: readonly InboxOwner[]): Promise<number[]>;
   /** Marks unread notifications read at `readAt`; resolves with the ids that changed (already read, unknown or foreign ids are left out). */
   markRead(owner: InboxOwner, ids: readonly string[] | 'all', readAt: string): Promise<string[]>;
   /** Resolves true when the owner's notification existed and is now gone. */

@@ -126,6 +126,11 @@ describe('jobs over sockets and REST (seed 003)', () => {
         { jobId: 1, from: 'created', to: 'assigned', at: expect.any(String), by: '123' },
       ]);
       // The assignee's inbox holds the assignments; the producer assigned them and is not told.
+      // Stored before the ack; delivered live right after it (the inbox answers first).
+      await new Promise<void>((resolve) => {
+        const check = () => (heard['assignee notification:new']!.length >= 2 ? resolve() : assignee.once('notification:new', check));
+        check();
+      });
       expect(heard['assignee notification:new']).toEqual([
         expect.objectContaining({ type: 'job_assigned', userId: '3', tenantId: '7', data: { jobId: 5 } }),
         expect.objectContaining({ type: 'job_assigned', data: { jobId: 1 } }),

@@ -208,6 +208,8 @@ describe.each(drivers)('InboxStore contract: $name', (driver) => {
     expect(await store.unreadCount(alice)).toBe(239);
     expect(await store.unreadCount(bob)).toBe(1);
     expect(await store.unreadCount({ userId: 'nobody' })).toBe(0);
+    expect(await store.unreadCounts([bob, { userId: 'nobody' }, alice, { userId: 'alice', tenantId: 'other' }, bob])).toEqual([1, 0, 239, 0, 1]);
+    expect(await store.unreadCounts([])).toEqual([]);
   });
 
   it('marks given ids read once, leaving already read, unknown, malformed and foreign ids alone', async () => {
@@ -376,6 +378,7 @@ describe.each(drivers)('InboxStore contract: $name', (driver) => {
       expect(await idsOf(alice)).toEqual([later]);
       expect(await idsOf(alice, { unreadOnly: true })).toEqual([later]);
       expect(await store.unreadCount(alice)).toBe(1);
+      expect(await store.unreadCounts([alice, bob])).toEqual([1, 0]);
       expect(await store.get(alice, soon)).toBeUndefined();
       expect(await store.markRead(alice, [soon], '2025-01-01T00:02:00.000Z')).toEqual([]);
       expect(await store.markRead(alice, 'all', '2025-01-01T00:02:00.000Z')).toEqual([later]);
@@ -394,6 +397,7 @@ describe.each(drivers)('InboxStore contract: $name', (driver) => {
       clock.advance(1);
       expect(await idsOf(alice)).toEqual([newer]);
       expect(await store.unreadCount(alice)).toBe(1);
+      expect(await store.unreadCounts([alice])).toEqual([1]);
       // Storing again (which may drop what expired) keeps the count exact.
       await add(note(alice), note(alice));
       expect(await store.unreadCount(alice)).toBe(3);

@@ -152,6 +152,12 @@ export function createMemoryInboxStore(options: MemoryInboxStoreOptions): InboxS
       return liveOf(owner, clock.now()).filter((stored) => stored.record.readAt === null).length;
     },
 
+    async unreadCounts(owners) {
+      ready();
+      const now = clock.now();
+      return owners.map((owner) => liveOf(owner, now).filter((stored) => stored.record.readAt === null).length);
+    },
+
     async markRead(owner, ids, readAt) {
       ready();
       const at = new Date(parseTime(readAt, 'readAt')).toISOString();

@@ -509,6 +509,27 @@ export function createPostgresInboxStore(options: PostgresInboxStoreOptions): Po
       });
     },
 
+    unreadCounts(owners) {
+      return tracked(async () => {
+        if (owners.length === 0) return [];
+        const keys = owners.map(ownerKey);
+        const at = moment();
+        const rows = await db.read<{ ord: string; unread: number }>(
+          'count unread notifications',
+          `SELECT o.ord, COALESCE(i.unread - (
+             SELECT count(*) FROM notifications n
+             WHERE n.inbox_id = i.id AND n.read_at IS NULL AND ${expired(3, 4)}
+           ), 0)::int AS unread
+           FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS o(tenant_id, user_id, ord)
+           LEFT JOIN inboxes i ON i.tenant_id = o.tenant_id AND i.user_id = o.user_id`,
+          [keys.map((key) => key.tenant), keys.map((key) => key.user), at.cutoff, at.now],
+        );
+        const counts = new Array<number>(owners.length).fill(0);
+        for (const row of rows) counts[Number(row.ord) - 1] = row.unread;
+        return counts;
+      });
+    },
+
     markRead(owner, ids, readAt) {
       return tracked(async () => {
         const readAtMs = parseTime(readAt, 'readAt');

@@ -89,7 +89,11 @@ function ownerKey(owner: InboxOwner): OwnerKey {
   return { tenant: owner.tenantId ?? '', user: owner.userId };
 }
 
-function toRecord(owner: OwnerKey, row: NotificationRow): NotificationRecord {
+/**
+ * A stored row as the record callers see. `parse` reads the row's `data` (an append of one
+ * push to 1,000 users parses its one `data` once, and the records share the value).
+ */
+function toRecord(owner: OwnerKey, row: NotificationRow, parse: (text: string) => unknown = JSON.parse): NotificationRecord {
   return {
     id: String(row.id),
     userId: owner.user,
@@ -98,7 +102,7 @@ function toRecord(owner: OwnerKey, row: NotificationRow): NotificationRecord {
     ...(row.priority !== null ? { priority: row.priority as NotificationPriority } : {}),
     ...(row.title !== null ? { title: row.title } : {}),
     ...(row.message !== null ? { message: row.message } : {}),
-    ...(row.data !== null ? { data: JSON.parse(row.data) as unknown } : {}),
+    ...(row.data !== null ? { data: parse(row.data) } : {}),
     event: row.event,
     createdAt: new Date(row.created_at).toISOString(),
     readAt: row.read_at === null ? null : new Date(row.read_at).toISOString(),
@@ -150,6 +154,11 @@ function prepareStatements(db: Database.Database) {
       )
       .pluck(),
     inboxOf: db.prepare<OwnerKey, InboxRow>('SELECT id, unread FROM inboxes WHERE tenant_id = @tenant AND user_id = @user'),
+    // `owners` is a JSON array of [tenant, user]; one statement for any number of inboxes.
+    inboxesOf: db.prepare<{ owners: string }, InboxRow & { tenant_id: string; user_id: string }>(
+      `SELECT id, unread, tenant_id, user_id FROM inboxes
+       WHERE (tenant_id, user_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(@owners))`,
+    ),
     // One statement per append, whatever its size: the rows travel as one JSON array
     // (see appendRows) rather than as a call per row, and SQLite assigns their ids in
     // array order, which is the order RETURNING's ids are sorted back into.
@@ -239,9 +248,9 @@ type Statements = ReturnType<typeof prepareStatements>;
  * chat store's append-only logs because an inbox is mutable (read, deleted, expired),
  * paged newest first and counted: an indexed table does all of it in place.
  *
- * Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync) when it
- * returns, and a SIGKILL at any moment leaves a database that opens with every committed
- * transaction. Writes are group-committed (write-batcher.ts): everything asked in one turn
+ * Durability: WAL, and a write resolves only once the WAL holding its commit was fsync'd
+ * (write-batcher.ts, off the event loop), so what was acknowledged is on disk, and a SIGKILL
+ * at any moment leaves a database that opens with every committed transaction. Writes are group-committed (write-batcher.ts): everything asked in one turn
  * of the event loop is one transaction, one fsync; `append` of 1,000 recipients is one.
  *
  * Unread counts: a per-inbox counter kept in the same transactions as the rows, minus the
@@ -511,8 +520,13 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
                 .map((row) => row.id)
                 .sort((a, b) => a - b);
         if (ids.length !== rows.length) throw new Error(`${rows.length} notifications were given and ${ids.length} stored`);
+        const parsed = new Map<string, unknown>();
+        const parse = (text: string) => {
+          if (!parsed.has(text)) parsed.set(text, JSON.parse(text));
+          return parsed.get(text);
+        };
         const records = rows.map(({ fields, expiresAt }, index) =>
-          toRecord(owners[index]!, { ...fields, id: ids[index]!, created_at: createdAt, read_at: null, expires_at: expiresAt }),
+          toRecord(owners[index]!, { ...fields, id: ids[index]!, created_at: createdAt, read_at: null, expires_at: expiresAt }, parse),
         );
         firstCreatedAt = Math.min(firstCreatedAt, createdAt);
         for (const expiresAt of expiries) if (expiresAt !== null) firstExpiresAt = Math.min(firstExpiresAt, expiresAt);
@@ -559,6 +573,30 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
       return read('count unread notifications', ownerKey(owner), 0, (s, inbox, moment) =>
         nothingExpired(moment) ? inbox.unread : inbox.unread - (s.expiredUnread.get({ inbox: inbox.id, ...moment }) ?? 0),
       );
+    },
+
+    async unreadCounts(owners) {
+      if (owners.length === 0) return [];
+      const store = opened();
+      try {
+        const moment = momentOf(store.sql);
+        const keys = owners.map(ownerKey);
+        const rows = store.sql.inboxesOf.all({ owners: JSON.stringify(keys.map((key) => [key.tenant, key.user])) });
+        const byOwner = new Map<string, Map<string, InboxRow>>();
+        for (const row of rows) {
+          const users = byOwner.get(row.tenant_id) ?? new Map<string, InboxRow>();
+          users.set(row.user_id, row);
+          byOwner.set(row.tenant_id, users);
+        }
+        const settled = nothingExpired(moment);
+        return keys.map((key) => {
+          const inbox = byOwner.get(key.tenant)?.get(key.user);
+          if (inbox === undefined) return 0;
+          return settled ? inbox.unread : inbox.unread - (store.sql.expiredUnread.get({ inbox: inbox.id, ...moment }) ?? 0);
+        });
+      } catch (err) {
+        throw toStoreError('count unread notifications', err);
+      }
     },
 
     async markRead(owner, ids, readAt) {
