@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -161,59 +161,6 @@ describe('sqlite inbox store', () => {
     await expect(openSqliteInbox(file)).rejects.toThrow(/schema version 99, newer than this server knows/);
   });
 
-
-  it('acknowledges a write only once the write-ahead log holding it was fsync\'d, and refuses it when that fsync fails', async () => {
-    // FileHandle.datasync, as the batcher calls it (through node:fs/promises): held, then
-    // failed once, to see what the store answers meanwhile.
-    const probe = await open(fileURLToPath(import.meta.url), 'r');
-    const proto = Object.getPrototypeOf(probe) as { datasync(this: unknown): Promise<void> };
-    await probe.close();
-    const realDatasync = proto.datasync;
-    let calls = 0;
-    let hold: { release: () => void; fail: (err: Error) => void } | undefined;
-    const called = () =>
-      new Promise<void>((resolve) => {
-        const check = () => (calls > 0 ? resolve() : setImmediate(check));
-        check();
-      });
-    const store = track(await openSqliteInbox(file));
-    await store.purgeExpired(); // the purge an open starts, settled before anything is held
-    proto.datasync = function (this: unknown) {
-      calls += 1;
-      return new Promise<void>((resolve, reject) => {
-        hold = { release: () => realDatasync.call(this).then(resolve, reject), fail: reject };
-      });
-    };
-    try {
-      let acknowledged = false;
-      const appended = store.append([notificationFor(alice, { title: 'held' })]).then((result) => {
-        acknowledged = true;
-        return result;
-      });
-      await called();
-      // Committed (readable) but not yet acknowledged: the sync has not completed.
-      expect((await readInbox(store, alice)).map((r) => r.title)).toEqual(['held']);
-      expect(acknowledged).toBe(false);
-      hold!.release();
-      expect((await appended).replayed).toBe(false);
-
-      calls = 0;
-      const refused = store.append([notificationFor(alice, { title: 'not durable' })]);
-      await called();
-      hold!.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
-      await expect(refused).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
-      expect(store.isWritable()).toBe(false);
-
-      calls = 0;
-      const again = store.append([notificationFor(alice, { title: 'durable again' })]);
-      await called();
-      hold!.release();
-      await again;
-      expect(store.isWritable()).toBe(true);
-    } finally {
-      proto.datasync = realDatasync;
-    }
-  });
 
   it('brings a version 1 database forward, keeping its notifications and unread state', async () => {
     const first = track(await openSqliteInbox(file));

@@ -19,10 +19,9 @@ const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 const WAL_CHECKPOINT_PAGES = 16_384;
 
 /**
- * Opens a database file the way every embedded store here keeps one: WAL at
- * synchronous=NORMAL with the write batcher fsyncing the WAL after each commit before it
- * acknowledges (durable as synchronous=FULL, without blocking the event loop; a SIGKILL at
- * any moment leaves a database that opens with every committed transaction), a capped page
+ * Opens a database file the way every embedded store here keeps one: WAL with
+ * synchronous=FULL (a commit has reached the disk when it returns, and a SIGKILL at any
+ * moment leaves a database that opens with every committed transaction), a capped page
  * cache, no memory-mapped I/O, and the schema brought forward by `migrate`. The
  * connection is closed again when any of that fails.
  */
@@ -31,11 +30,7 @@ export function openDurableDatabase(file: string, options: { cacheKiB: number; m
   try {
     const mode = opening.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') throw new Error(`SQLite refused write-ahead logging (journal_mode is ${String(mode)})`);
-    // NORMAL, not FULL: SQLite still syncs around checkpoints and WAL resets, and the
-    // write batcher (write-batcher.ts) fsyncs the WAL after every commit, off the event
-    // loop, before it acknowledges anything. A database opened here must be written only
-    // through a write batcher.
-    opening.pragma('synchronous = NORMAL');
+    opening.pragma('synchronous = FULL');
     opening.pragma(`cache_size = -${options.cacheKiB}`);
     opening.pragma('mmap_size = 0');
     opening.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);

@@ -248,9 +248,9 @@ type Statements = ReturnType<typeof prepareStatements>;
  * chat store's append-only logs because an inbox is mutable (read, deleted, expired),
  * paged newest first and counted: an indexed table does all of it in place.
  *
- * Durability: WAL, and a write resolves only once the WAL holding its commit was fsync'd
- * (write-batcher.ts, off the event loop), so what was acknowledged is on disk, and a SIGKILL
- * at any moment leaves a database that opens with every committed transaction. Writes are group-committed (write-batcher.ts): everything asked in one turn
+ * Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync) when it
+ * returns, and a SIGKILL at any moment leaves a database that opens with every committed
+ * transaction. Writes are group-committed (write-batcher.ts): everything asked in one turn
  * of the event loop is one transaction, one fsync; `append` of 1,000 recipients is one.
  *
  * Unread counts: a per-inbox counter kept in the same transactions as the rows, minus the

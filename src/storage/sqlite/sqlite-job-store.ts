@@ -82,9 +82,9 @@ type Statements = ReturnType<typeof prepareStatements>;
  * a job is a small mutable record, changed in place by its transitions and listed by
  * user, which an indexed table does directly.
  *
- * Durability: WAL, and a write resolves only once the WAL holding its commit was fsync'd
- * (write-batcher.ts, off the event loop), so what was acknowledged is on disk, and a SIGKILL
- * at any moment leaves a database that opens with every committed transaction. Writes are group-committed (write-batcher.ts): every create and transition
+ * Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync) when it
+ * returns, and a SIGKILL at any moment leaves a database that opens with every committed
+ * transaction. Writes are group-committed (write-batcher.ts): every create and transition
  * asked in one turn of the event loop is one transaction and one fsync. A transition runs
  * its state machine inside that transaction, on the row as stored, so two transitions of
  * one job can never both act on the same version.

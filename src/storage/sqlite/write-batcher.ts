@@ -1,24 +1,13 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
-import { AppError } from '../../errors.js';
 import { isStorageFailure, toStoreError } from './sqlite-errors.js';
 
 /**
  * Group commit for a better-sqlite3 connection: every write queued in the same turn of the
- * event loop runs in ONE transaction, and each write's promise settles only once that
- * transaction is durable. Each write runs inside its own savepoint, so a write that throws
- * (a bug, or a caller's `answer` that cannot be stored) is undone alone; a storage failure
- * fails the whole transaction and every write in it.
- *
- * Durable means the WAL was fsync'd after the commit, as SQLite's synchronous=FULL does,
- * but here the fsync runs on libuv's thread pool (`fdatasync` of the `-wal` file) instead
- * of blocking the event loop inside COMMIT: the connection runs at synchronous=NORMAL (see
- * open-database.ts), which keeps SQLite's own syncs around checkpoints and WAL resets, and
- * the batcher adds the one NORMAL leaves out. Writes asked while a sync is in flight wait
- * for it and form the next transaction and sync. A committed change is visible to reads before its sync
- * completes; it is acknowledged only after. At 1,700 single-user pushes a second the
- * blocking fsync was a fifth of the event loop's time (bench/RESULTS.md, issue 11).
+ * event loop runs in ONE transaction, committed with one fsync (WAL, synchronous=FULL),
+ * and each write's promise settles only after that commit. Each write runs inside its own
+ * savepoint, so a write that throws (a bug, or a caller's `answer` that cannot be stored)
+ * is undone alone; a storage failure fails the whole transaction and every write in it.
  *
  * better-sqlite3 is synchronous, so a transaction blocks the event loop while it runs: a
  * batch takes writes until their weight (notifications written) reaches `maxWeight`, and
@@ -30,7 +19,7 @@ export interface WriteBatcher {
   write<T>(action: string, run: () => T, weight?: number): Promise<T>;
   /** Resolves once every write queued so far has committed or failed. */
   drain(): Promise<void>;
-  /** False after a transaction (or its sync) failed on storage, until one that changed something is durable. */
+  /** False after a transaction failed on storage, until one that changed something commits. */
   readonly writable: boolean;
 }
 
@@ -62,18 +51,9 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
   let scheduled = false;
   let writable = true;
   let drainWaiters: (() => void)[] = [];
-  /** Committed writes, with their values, waiting for the WAL sync that makes them durable. */
-  let unsynced: { write: QueuedWrite; value: unknown }[] = [];
-  /** Whether a transaction among `unsynced` changed anything (its sync then makes the store writable again). */
-  let unsyncedChanges = false;
-  let syncing = false;
-  const wal = walSyncer(`${db.name}-wal`);
 
-  // While a sync is in flight no transaction starts: what arrives meanwhile waits and
-  // becomes the next group, committed and synced together once the sync is done (one
-  // fsync per group, as when the fsync blocked the event loop, but without blocking it).
   const schedule = () => {
-    if (scheduled || syncing) return;
+    if (scheduled) return;
     scheduled = true;
     setImmediate(flush);
   };
@@ -126,7 +106,7 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
         }
       }
       commit.run();
-      if ((totalChanges.get() as number) > before) unsyncedChanges = true;
+      if ((totalChanges.get() as number) > before) writable = true;
     } catch (err) {
       abandon();
       if (isStorageFailure(err)) {
@@ -136,43 +116,7 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
       for (const write of batch) if (!undoneAlone.has(write)) settle(write, { err: toStoreError(write.action, err) });
       return;
     }
-    unsynced.push(...done);
-    syncCommitted();
-  }
-
-  /** Syncs the WAL once for every write committed so far, then settles them; one sync at a time. */
-  function syncCommitted(): void {
-    if (syncing || unsynced.length === 0) return;
-    syncing = true;
-    const committed = unsynced;
-    const changed = unsyncedChanges;
-    unsynced = [];
-    unsyncedChanges = false;
-    wal.sync().then(
-      () => {
-        if (changed) writable = true;
-        for (const { write, value } of committed) settle(write, { value });
-      },
-      (err: unknown) => {
-        // Committed but perhaps not on disk: refused, never acknowledged.
-        writable = false;
-        options.onStorageFailure(err, committed.length);
-        for (const { write } of committed) {
-          settle(write, { err: new AppError('STORAGE_UNAVAILABLE', `Storage unavailable: could not ${write.action} (fsync of the write-ahead log failed)`, { cause: err }) });
-        }
-      },
-    ).finally(() => {
-      syncing = false;
-      if (queue.length > 0) schedule();
-      settleDrain();
-    });
-  }
-
-  function settleDrain(): void {
-    if (queue.length > 0 || scheduled || syncing || unsynced.length > 0) return;
-    const waiters = drainWaiters;
-    drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    for (const { write, value } of done) settle(write, { value });
   }
 
   function flush(): void {
@@ -183,7 +127,9 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
       schedule();
       return;
     }
-    settleDrain();
+    const waiters = drainWaiters;
+    drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   return {
@@ -193,33 +139,12 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
         schedule();
       });
     },
-    async drain() {
-      if (queue.length > 0 || scheduled || syncing || unsynced.length > 0) await new Promise<void>((resolve) => drainWaiters.push(resolve));
-      await wal.close();
+    drain() {
+      if (queue.length === 0 && !scheduled) return Promise.resolve();
+      return new Promise<void>((resolve) => drainWaiters.push(resolve));
     },
     get writable() {
       return writable;
     },
   };
 }
-
-/**
- * fdatasync of a WAL file through a handle kept open: SQLite keeps one WAL file for as
- * long as a connection is open (it truncates and rewrites it, never deletes or replaces
- * it; only the last connection's close removes it, after a checkpoint).
- */
-function walSyncer(file: string): { sync(): Promise<void>; close(): Promise<void> } {
-  let handle: FileHandle | undefined;
-  return {
-    async sync() {
-      handle ??= await open(file, 'r');
-      await handle.datasync();
-    },
-    async close() {
-      const closing = handle;
-      handle = undefined;
-      await closing?.close();
-    },
-  };
-}
-
