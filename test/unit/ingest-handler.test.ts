@@ -23,6 +23,9 @@ interface Emit {
   payload: unknown;
 }
 
+/** A stored push is delivered live on the next turn of the event loop, after its answer. */
+const deliveredLive = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Every user is online with one socket; emits are recorded. */
 function recordingGateway(emits: Emit[]): RealtimeGateway {
   return {
@@ -93,6 +96,7 @@ describe('the ingest handler', () => {
     expect(notifications).toEqual([
       expect.objectContaining({ userId: '39', event: 'notification', type: 'success', title: '📊 Report Ready', message: 'Your weekly report is ready!', data: { type: 'weekly' } }),
     ]);
+    await deliveredLive();
     const delivered = emits.filter((emit) => emit.event === 'notification');
     expect(delivered).toEqual([
       {
@@ -121,6 +125,7 @@ describe('the ingest handler', () => {
     expect(await handle(entry('notification.send', { userId: 'u1', tenantId: 7, title: 'hi' }))).toMatchObject({ outcome: 'stored' });
     expect((await store.list({ userId: 'u1', tenantId: '7' }, { limit: 10 })).notifications).toHaveLength(1);
     expect((await store.list({ userId: 'u1' }, { limit: 10 })).notifications).toHaveLength(0);
+    await deliveredLive();
     expect(emits.find((emit) => emit.event === 'notification')).toMatchObject({ userId: 'u1', tenantId: '7' });
   });
 
@@ -136,6 +141,7 @@ describe('the ingest handler', () => {
     ['deeper than maxDepth', { userId: 'u', title: 'x', data: [[[[[[[[[1]]]]]]]]] }, 'too_deep'],
   ])('rejects %s (%s) for good, storing and mirroring nothing', async (_what, value, reason) => {
     expect(await handle(entry('notification.send', value))).toMatchObject({ outcome: 'rejected', reason });
+    await deliveredLive();
     expect(emits).toEqual([]);
     expect(mirrored).toEqual([]);
   });
