@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NotificationRecord } from '../../src/contracts/inbox.js';
 import { LONG } from './support/fuzz-run.js';
+import { readAllNotifications } from './support/inbox-pages.js';
 import { ownedServer } from './support/owned-server.js';
 
 const KEY = 'inbox-sigkill-key-0123456789';
@@ -30,20 +31,6 @@ async function sendPush(url: string, push: Push): Promise<{ notificationIds: str
   const body = (await res.json()) as { notificationIds?: string[] };
   if (res.status !== 200 || body.notificationIds === undefined) throw new Error(`push answered ${res.status}: ${JSON.stringify(body)}`);
   return { notificationIds: body.notificationIds, replayed: res.headers.get('idempotent-replayed') === 'true' };
-}
-
-async function readInbox(url: string, userId: string): Promise<NotificationRecord[]> {
-  const all: NotificationRecord[] = [];
-  let before: string | undefined;
-  for (;;) {
-    const query = `limit=100${before === undefined ? '' : `&before=${before}`}`;
-    const res = await fetch(`${url}/api/users/${userId}/notifications?${query}`, { headers: { 'X-API-Key': KEY } });
-    if (res.status !== 200) throw new Error(`GET inbox of ${userId} answered ${res.status}: ${await res.text()}`);
-    const page = (await res.json()) as { notifications: NotificationRecord[]; nextBefore?: string };
-    all.push(...page.notifications);
-    if (page.nextBefore === undefined) return all;
-    before = page.nextBefore;
-  }
 }
 
 describe('SIGKILL during a burst of stored pushes', () => {
@@ -128,7 +115,7 @@ describe('SIGKILL during a burst of stored pushes', () => {
         if (replayed) retriedAlreadyStored += 1;
       }
       const stored = new Map<string, NotificationRecord[]>();
-      for (const userId of USERS) stored.set(userId, await readInbox(final.url, userId));
+      for (const userId of USERS) stored.set(userId, await readAllNotifications(final.url, userId, KEY));
       await owned.stop('SIGTERM');
 
       const lost: string[] = [];

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NotificationRecord } from '../../src/contracts/inbox.js';
 import { REDIS_URL, connectRedis, deleteKeys, redisUnavailable, requireRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
 import { LONG } from './support/fuzz-run.js';
+import { readAllNotifications } from './support/inbox-pages.js';
 import { ownedServer } from './support/owned-server.js';
 
 /**
@@ -21,20 +22,6 @@ const ENTRIES = LONG ? 20_000 : 3000;
 const KILLS = LONG ? 6 : 2;
 const USERS = Array.from({ length: 10 }, (_, i) => `ingest-kill-user-${i}`);
 const unavailable = await redisUnavailable();
-
-async function readInbox(url: string, userId: string): Promise<NotificationRecord[]> {
-  const all: NotificationRecord[] = [];
-  let before: string | undefined;
-  for (;;) {
-    const query = `limit=100${before === undefined ? '' : `&before=${before}`}`;
-    const res = await fetch(`${url}/api/users/${userId}/notifications?${query}`, { headers: { 'X-API-Key': KEY } });
-    if (res.status !== 200) throw new Error(`GET inbox of ${userId} answered ${res.status}: ${await res.text()}`);
-    const page = (await res.json()) as { notifications: NotificationRecord[]; nextBefore?: string };
-    all.push(...page.notifications);
-    if (page.nextBefore === undefined) return all;
-    before = page.nextBefore;
-  }
-}
 
 async function groupState(redis: TestRedis, stream: string, group: string): Promise<{ pending: number; entriesRead: number; lag: number }> {
   const groups = await redis.xInfoGroups(stream);
@@ -132,7 +119,7 @@ describe('a consumer SIGKILLed in the middle of a batch', () => {
       }
       const metrics = await (await fetch(`${final.url}/metrics`)).text();
       const stored = new Map<string, NotificationRecord[]>();
-      for (const userId of USERS) stored.set(userId, await readInbox(final.url, userId));
+      for (const userId of USERS) stored.set(userId, await readAllNotifications(final.url, userId, KEY));
       await owned.stop('SIGTERM');
 
       const all = [...stored.values()].flat().map((record) => record.title);

@@ -4,49 +4,16 @@ import { createFileChatStore } from '../../src/storage/file/file-chat-store.js';
 import { createMemoryChatStore } from '../../src/storage/memory/memory-chat-store.js';
 import { createPostgresChatStore } from '../../src/storage/postgres/postgres-chat-store.js';
 import { messageFrom, rejectionCode, silentLogger, steppingClock, storeInTempDir } from '../support/chat-store-harness.js';
-import { databaseInFreshSchema, postgresSkipReason } from '../support/postgres.js';
+import { addPostgresDriver, memoryDriver, type StoreDriver } from '../support/store-drivers.js';
 
-interface Driver {
-  name: string;
-  /** A store not yet opened, and what removes its traces. */
-  create(now: () => Date): Promise<{ store: ChatStore; cleanup(): Promise<void> }>;
-}
-
-const drivers: Driver[] = [
+const drivers: StoreDriver<ChatStore, () => Date>[] = [
   {
     name: 'file store',
     create: (now) => storeInTempDir('chat-store-', (dir) => createFileChatStore({ dir, logger: silentLogger(), now })),
   },
-  {
-    name: 'memory store',
-    async create(now) {
-      const store = createMemoryChatStore({ now });
-      return { store, cleanup: () => store.close() };
-    },
-  },
+  memoryDriver((now) => createMemoryChatStore({ now })),
 ];
-
-const postgresSkipped = await postgresSkipReason();
-if (postgresSkipped === undefined) {
-  drivers.push({
-    name: 'postgres store',
-    async create(now) {
-      const { database, cleanup } = await databaseInFreshSchema('chat_contract');
-      const store = createPostgresChatStore({ database, now });
-      return {
-        store,
-        async cleanup() {
-          await store.close();
-          await cleanup();
-        },
-      };
-    },
-  });
-} else {
-  describe('ChatStore contract: postgres store', () => {
-    it.skip(`skipped: ${postgresSkipped}`, () => undefined);
-  });
-}
+await addPostgresDriver(drivers, 'ChatStore contract', 'chat_contract', (database, now) => createPostgresChatStore({ database, now }));
 
 const UNKNOWN_ID = '1b4e28ba-2fa1-41d2-883f-0016d3cca427';
 const MALFORMED_IDS = ['', 'abc', '../x', '..%2F..%2Fetc', '%2e%2e', '/etc/passwd', `${UNKNOWN_ID}/..`, `${UNKNOWN_ID}x`];

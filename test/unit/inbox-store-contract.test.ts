@@ -6,7 +6,7 @@ import { createPostgresInboxStore } from '../../src/storage/postgres/postgres-in
 import { createSqliteInboxStore } from '../../src/storage/sqlite/sqlite-inbox-store.js';
 import { rejectionCode, silentLogger, storeInTempDir } from '../support/chat-store-harness.js';
 import { createTestClock, type TestClock } from '../support/clock.js';
-import { databaseInFreshSchema, postgresSkipReason } from '../support/postgres.js';
+import { addPostgresDriver, memoryDriver, type StoreDriver } from '../support/store-drivers.js';
 
 interface StoreSettings {
   clock: TestClock;
@@ -14,18 +14,8 @@ interface StoreSettings {
   retentionMs: number;
 }
 
-/**
- * Every InboxStore implementation, each run through the same tests below. A PostgreSQL
- * store joins this list with a `create` that connects to a fresh schema and drops it in
- * `cleanup`.
- */
-interface Driver {
-  name: string;
-  /** A store not yet opened, and what removes its traces. */
-  create(settings: StoreSettings): Promise<{ store: InboxStore; cleanup(): Promise<void> }>;
-}
-
-const drivers: Driver[] = [
+/** Every InboxStore implementation, each run through the same tests below. */
+const drivers: StoreDriver<InboxStore, StoreSettings>[] = [
   {
     name: 'sqlite store',
     create: ({ clock, maxPerUser, retentionMs }) =>
@@ -33,36 +23,11 @@ const drivers: Driver[] = [
         createSqliteInboxStore({ file: path.join(dir, 'inbox.sqlite'), clock, maxPerUser, retentionMs, logger: silentLogger() }),
       ),
   },
-  {
-    name: 'memory store',
-    async create(settings) {
-      const store = createMemoryInboxStore(settings);
-      return { store, cleanup: () => store.close() };
-    },
-  },
+  memoryDriver(createMemoryInboxStore),
 ];
-
-const postgresSkipped = await postgresSkipReason();
-if (postgresSkipped === undefined) {
-  drivers.push({
-    name: 'postgres store',
-    async create({ clock, maxPerUser, retentionMs }) {
-      const { database, cleanup } = await databaseInFreshSchema('inbox_contract');
-      const store = createPostgresInboxStore({ database, clock, maxPerUser, retentionMs, logger: silentLogger() });
-      return {
-        store,
-        async cleanup() {
-          await store.close();
-          await cleanup();
-        },
-      };
-    },
-  });
-} else {
-  describe('InboxStore contract: postgres store', () => {
-    it.skip(`skipped: ${postgresSkipped}`, () => undefined);
-  });
-}
+await addPostgresDriver(drivers, 'InboxStore contract', 'inbox_contract', (database, { clock, maxPerUser, retentionMs }) =>
+  createPostgresInboxStore({ database, clock, maxPerUser, retentionMs, logger: silentLogger() }),
+);
 
 const START = Date.parse('2025-01-01T00:00:00.000Z');
 const DAY = 24 * 3600 * 1000;

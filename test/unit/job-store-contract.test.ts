@@ -10,54 +10,17 @@ import { createPostgresJobStore } from '../../src/storage/postgres/postgres-job-
 import { createSqliteJobStore } from '../../src/storage/sqlite/sqlite-job-store.js';
 import { rejectionCode, removeDir, silentLogger, storeInTempDir, tempDir } from '../support/chat-store-harness.js';
 import { inspectDatabase } from '../support/inbox-store-harness.js';
-import { databaseInFreshSchema, postgresSkipReason } from '../support/postgres.js';
+import { addPostgresDriver, memoryDriver, type StoreDriver } from '../support/store-drivers.js';
 
-/**
- * Every JobStore implementation, each run through the same tests below. A PostgreSQL
- * store joins this list with a `create` that connects to a fresh schema and drops it in
- * `cleanup`.
- */
-interface Driver {
-  name: string;
-  /** A store not yet opened, and what removes its traces. */
-  create(): Promise<{ store: JobStore; cleanup(): Promise<void> }>;
-}
-
-const drivers: Driver[] = [
+/** Every JobStore implementation, each run through the same tests below. */
+const drivers: StoreDriver<JobStore>[] = [
   {
     name: 'sqlite store',
     create: () => storeInTempDir('job-store-', (dir) => createSqliteJobStore({ file: path.join(dir, 'jobs.sqlite'), logger: silentLogger() })),
   },
-  {
-    name: 'memory store',
-    async create() {
-      const store = createMemoryJobStore();
-      return { store, cleanup: () => store.close() };
-    },
-  },
+  memoryDriver(() => createMemoryJobStore()),
 ];
-
-const postgresSkipped = await postgresSkipReason();
-if (postgresSkipped === undefined) {
-  drivers.push({
-    name: 'postgres store',
-    async create() {
-      const { database, cleanup } = await databaseInFreshSchema('job_contract');
-      const store = createPostgresJobStore({ database });
-      return {
-        store,
-        async cleanup() {
-          await store.close();
-          await cleanup();
-        },
-      };
-    },
-  });
-} else {
-  describe('JobStore contract: postgres store', () => {
-    it.skip(`skipped: ${postgresSkipped}`, () => undefined);
-  });
-}
+await addPostgresDriver(drivers, 'JobStore contract', 'job_contract', (database) => createPostgresJobStore({ database }));
 
 const AT = '2025-01-01T00:00:00.000Z';
 

@@ -3,6 +3,7 @@ import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, c
 import type { ChatMessage, ChatSession, ChatSessionSummary, ChatStore, ParticipantCursor } from '../../domain/chat-store.js';
 import { AppError } from '../../errors.js';
 import type { PostgresDatabase } from './postgres-database.js';
+import { createStoreLifecycle } from './store-lifecycle.js';
 
 export interface PostgresChatStoreOptions {
   /** The process's shared database; the store runs its migrations at open() and leaves closing it to the owner. */
@@ -94,21 +95,13 @@ function toMessage(row: MessageRow): ChatMessage {
 export function createPostgresChatStore(options: PostgresChatStoreOptions): ChatStore {
   const { database: db } = options;
   const now = options.now ?? (() => new Date());
-  const inflight = new Set<Promise<unknown>>();
-  let state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
-  let closing: Promise<void> | undefined;
-
-  /** Runs a public operation: refused unless open, and awaited by close(). */
-  const operate = <T>(task: () => Promise<T>): Promise<T> => {
-    if (state !== 'open') return Promise.reject(new AppError('STORAGE_UNAVAILABLE', 'The chat store is not open'));
-    const running = task();
-    inflight.add(running);
-    const forget = () => {
-      inflight.delete(running);
-    };
-    running.then(forget, forget);
-    return running;
-  };
+  const lifecycle = createStoreLifecycle({
+    database: db,
+    name: 'chat store',
+    openedOnce: 'A chat store can be opened once',
+    notOpen: 'The chat store is not open',
+  });
+  const { operate } = lifecycle;
 
   const readSession = async (sessionId: string): Promise<SessionRow | undefined> => {
     const [row] = await db.read<SessionRow>('read the chat session', `SELECT ${SESSION_COLUMNS} FROM chat_sessions s WHERE s.session_id = $1`, [sessionId]);
@@ -126,33 +119,9 @@ export function createPostgresChatStore(options: PostgresChatStoreOptions): Chat
   };
 
   return {
-    async open() {
-      if (state !== 'new') throw new Error('A chat store can be opened once');
-      state = 'opening';
-      try {
-        await db.migrate();
-      } catch (err) {
-        state = 'closed';
-        const reason = err instanceof Error ? err.message : String(err);
-        throw new AppError('STORAGE_UNAVAILABLE', `Cannot open the chat store in PostgreSQL at ${db.target}: ${reason}`, { cause: err });
-      }
-      state = 'open';
-    },
-
-    close() {
-      closing ??= (async () => {
-        if (state === 'open') {
-          state = 'closing';
-          await Promise.allSettled([...inflight]);
-        }
-        state = 'closed';
-      })();
-      return closing;
-    },
-
-    isWritable() {
-      return state === 'open' && db.isWritable();
-    },
+    open: lifecycle.open,
+    close: lifecycle.close,
+    isWritable: lifecycle.isWritable,
 
     indexStats() {
       return { sessions: 0, messages: 0 };

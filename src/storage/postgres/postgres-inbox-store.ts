@@ -13,6 +13,7 @@ import type { Logger } from '../../observability/logger.js';
 import { parseId, parseTime } from '../inbox-input.js';
 import { createKeyedSequencer } from './keyed-sequencer.js';
 import type { PostgresDatabase, Transaction } from './postgres-database.js';
+import { createStoreLifecycle } from './store-lifecycle.js';
 
 export interface PostgresInboxStoreOptions {
   /** The process's shared database; the store runs its migrations at open() and leaves closing it to the owner. */
@@ -163,36 +164,30 @@ export function createPostgresInboxStore(options: PostgresInboxStoreOptions): Po
   const { database: db, clock, logger, observer, maxPerUser, retentionMs } = options;
   const purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
   const sequencer = createKeyedSequencer();
-  const inflight = new Set<Promise<unknown>>();
-  let state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   let cancelPurge: (() => void) | undefined;
   let purging: Promise<number> | undefined;
-  let closing: Promise<void> | undefined;
-
-  const ensureOpen = () => {
-    if (state !== 'open') throw new AppError('STORAGE_UNAVAILABLE', 'Storage unavailable: the notification inbox is not open');
-  };
+  const lifecycle = createStoreLifecycle({
+    database: db,
+    name: 'notification inbox',
+    openedOnce: 'An inbox store can be opened once',
+    notOpen: 'Storage unavailable: the notification inbox is not open',
+    onOpen: () => {
+      schedulePurge();
+      // Whatever expired while the server was down goes now rather than at the first tick.
+      purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'));
+    },
+    onClose: () => {
+      cancelPurge?.();
+      return purging;
+    },
+  });
+  /** Runs an operation of an open store; close() waits for it. */
+  const tracked = lifecycle.operate;
 
   const moment = (): Moment => {
     const now = clock.now();
     return { now, cutoff: now - retentionMs };
   };
-
-  /** Runs an operation of an open store; close() waits for it. */
-  function tracked<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      ensureOpen();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const running = run();
-    inflight.add(running);
-    const forget = () => {
-      inflight.delete(running);
-    };
-    running.then(forget, forget);
-    return running;
-  }
 
   function report(effects: Effects): void {
     if (observer === undefined) return;
@@ -281,7 +276,7 @@ export function createPostgresInboxStore(options: PostgresInboxStoreOptions): Po
   async function purgeAll(): Promise<number> {
     let purged = 0;
     for (;;) {
-      if (state !== 'open') return purged;
+      if (!lifecycle.isOpen()) return purged;
       const { value, effects } = await db.transaction('delete expired notifications', (tx) => purgeChunk(tx, moment()));
       report(effects);
       purged += value;
@@ -301,45 +296,15 @@ export function createPostgresInboxStore(options: PostgresInboxStoreOptions): Po
       purgeExpired()
         .catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'))
         .finally(() => {
-          if (state === 'open') schedulePurge();
+          if (lifecycle.isOpen()) schedulePurge();
         });
     }, purgeIntervalMs);
   }
 
   return {
-    async open() {
-      if (state !== 'new') throw new Error('An inbox store can be opened once');
-      state = 'opening';
-      try {
-        await db.migrate();
-      } catch (err) {
-        state = 'closed';
-        const reason = err instanceof Error ? err.message : String(err);
-        throw new AppError('STORAGE_UNAVAILABLE', `Cannot open the notification inbox in PostgreSQL at ${db.target}: ${reason}`, { cause: err });
-      }
-      state = 'open';
-      schedulePurge();
-      // Whatever expired while the server was down goes now rather than at the first tick.
-      purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'));
-    },
-
-    close() {
-      if (state === 'new' || state === 'closed') {
-        state = 'closed';
-        return closing ?? Promise.resolve();
-      }
-      closing ??= (async () => {
-        state = 'closing';
-        cancelPurge?.();
-        await Promise.allSettled([...inflight, purging]);
-        state = 'closed';
-      })();
-      return closing;
-    },
-
-    isWritable() {
-      return state === 'open' && db.isWritable();
-    },
+    open: lifecycle.open,
+    close: lifecycle.close,
+    isWritable: lifecycle.isWritable,
 
     purgeExpired,
 

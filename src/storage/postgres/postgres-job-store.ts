@@ -1,7 +1,7 @@
 import { jobKey, type JobId, type JobRecord, type JobStore } from '../../domain/job-store.js';
-import { AppError } from '../../errors.js';
 import { checkListFilter, pageOf } from '../job-input.js';
 import type { PostgresDatabase, Transaction } from './postgres-database.js';
+import { createStoreLifecycle } from './store-lifecycle.js';
 
 export interface PostgresJobStoreOptions {
   /** The process's shared database; the store runs its migrations at open() and leaves closing it to the owner. */
@@ -41,21 +41,13 @@ const lockKey = (tx: Transaction, key: string) => tx.query('SELECT pg_advisory_x
  */
 export function createPostgresJobStore(options: PostgresJobStoreOptions): JobStore {
   const { database: db } = options;
-  const inflight = new Set<Promise<unknown>>();
-  let state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
-  let closing: Promise<void> | undefined;
-
-  /** Runs a public operation: refused unless open, and awaited by close(). */
-  const operate = <T>(task: () => Promise<T>): Promise<T> => {
-    if (state !== 'open') return Promise.reject(new AppError('STORAGE_UNAVAILABLE', 'Storage unavailable: the job store is not open'));
-    const running = task();
-    inflight.add(running);
-    const forget = () => {
-      inflight.delete(running);
-    };
-    running.then(forget, forget);
-    return running;
-  };
+  const lifecycle = createStoreLifecycle({
+    database: db,
+    name: 'job store',
+    openedOnce: 'A job store can be opened once',
+    notOpen: 'Storage unavailable: the job store is not open',
+  });
+  const { operate } = lifecycle;
 
   /** The next integer id no job has, reserved in this transaction. */
   async function freeId(tx: Transaction): Promise<number> {
@@ -72,33 +64,9 @@ export function createPostgresJobStore(options: PostgresJobStoreOptions): JobSto
   }
 
   return {
-    async open() {
-      if (state !== 'new') throw new Error('A job store can be opened once');
-      state = 'opening';
-      try {
-        await db.migrate();
-      } catch (err) {
-        state = 'closed';
-        const reason = err instanceof Error ? err.message : String(err);
-        throw new AppError('STORAGE_UNAVAILABLE', `Cannot open the job store in PostgreSQL at ${db.target}: ${reason}`, { cause: err });
-      }
-      state = 'open';
-    },
-
-    close() {
-      closing ??= (async () => {
-        if (state === 'open') {
-          state = 'closing';
-          await Promise.allSettled([...inflight]);
-        }
-        state = 'closed';
-      })();
-      return closing;
-    },
-
-    isWritable() {
-      return state === 'open' && db.isWritable();
-    },
+    open: lifecycle.open,
+    close: lifecycle.close,
+    isWritable: lifecycle.isWritable,
 
     create(jobId, build) {
       return operate(() =>

@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../domain/clock.js';
 import type {
@@ -15,9 +13,8 @@ import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { parseId, parseTime } from '../inbox-input.js';
 import { migrateInboxSchema } from './inbox-schema.js';
-import { openDurableDatabase } from './open-database.js';
 import { toStoreError } from './sqlite-errors.js';
-import { createWriteBatcher, type WriteBatcher } from './write-batcher.js';
+import { createSqliteStoreLifecycle } from './store-lifecycle.js';
 
 export interface SqliteInboxStoreOptions {
   /** The database file (INBOX_DB_PATH); its directory is created when missing. */
@@ -263,13 +260,8 @@ type Statements = ReturnType<typeof prepareStatements>;
 export function createSqliteInboxStore(options: SqliteInboxStoreOptions): SqliteInboxStore {
   const { file, clock, logger, observer, maxPerUser, retentionMs } = options;
   const purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
-  let state: 'new' | 'open' | 'closing' | 'closed' = 'new';
-  let db: Database.Database | undefined;
-  let sql: Statements | undefined;
-  let batcher: WriteBatcher | undefined;
   let cancelPurge: (() => void) | undefined;
   let purging: Promise<number> | undefined;
-  let closing: Promise<void> | undefined;
   /** The newest created_at stored: new rows never get an older one, even if the clock steps back (see inbox-schema.ts). */
   let lastCreatedAt = 0;
   /**
@@ -282,12 +274,30 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
   let firstCreatedAt = Number.POSITIVE_INFINITY;
   let firstExpiresAt = Number.POSITIVE_INFINITY;
 
-  function opened(): { sql: Statements; batcher: WriteBatcher } {
-    if (state !== 'open' || sql === undefined || batcher === undefined) {
-      throw new AppError('STORAGE_UNAVAILABLE', 'Storage unavailable: the notification inbox is not open');
-    }
-    return { sql, batcher };
-  }
+  const lifecycle = createSqliteStoreLifecycle({
+    file,
+    logger,
+    cacheKiB: options.cacheKiB ?? 16 * 1024,
+    migrate: (opening) => migrateInboxSchema(opening, file),
+    prepare: (db) => {
+      const sql = prepareStatements(db);
+      lastCreatedAt = sql.lastCreatedAt.get() ?? 0;
+      rereadBounds(sql);
+      return sql;
+    },
+    maxBatchWeight: MAX_BATCH_WEIGHT,
+    onSettled: (seconds) => observer?.writeLatency(seconds),
+    name: 'notification inbox',
+    databaseName: 'notification inbox database',
+    openedOnce: 'An inbox store can be opened once',
+    onOpen: () => {
+      schedulePurge();
+      // Whatever expired while the server was down goes now rather than at the first tick.
+      purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'));
+    },
+    onClose: () => cancelPurge?.(),
+  });
+  const { opened } = lifecycle;
 
   function momentOf(s: Statements): Moment {
     const now = clock.now();
@@ -378,10 +388,11 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
   async function purgeAll(): Promise<number> {
     let purged = 0;
     for (;;) {
-      if (state !== 'open') return purged;
+      if (!lifecycle.isOpen()) return purged;
       const deleted = await write('delete expired notifications', PURGE_CHUNK, purgeChunk);
       // Synchronously after the commit, before the next transaction can run: appends
       // committed since lowered the bounds and are in what this reads.
+      const sql = lifecycle.statements();
       if (deleted > 0 && sql !== undefined) rereadBounds(sql);
       purged += deleted;
       if (deleted < PURGE_CHUNK) return purged;
@@ -400,60 +411,15 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
       purgeExpired()
         .catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'))
         .finally(() => {
-          if (state === 'open') schedulePurge();
+          if (lifecycle.isOpen()) schedulePurge();
         });
     }, purgeIntervalMs);
   }
 
   return {
-    async open() {
-      if (state !== 'new') throw new Error('An inbox store can be opened once');
-      try {
-        await mkdir(path.dirname(file), { recursive: true });
-        db = openDurableDatabase(file, { cacheKiB: options.cacheKiB ?? 16 * 1024, migrate: (opening) => migrateInboxSchema(opening, file) });
-        sql = prepareStatements(db);
-        lastCreatedAt = sql.lastCreatedAt.get() ?? 0;
-        rereadBounds(sql);
-      } catch (err) {
-        state = 'closed';
-        db?.close();
-        const reason = err instanceof Error ? err.message : String(err);
-        throw new AppError('STORAGE_UNAVAILABLE', `Cannot open the notification inbox database ${file}: ${reason}`, { cause: err });
-      }
-      batcher = createWriteBatcher(db, {
-        maxWeight: MAX_BATCH_WEIGHT,
-        onStorageFailure: (err, writes) =>
-          logger.error({ err, writes }, 'notification inbox write failed; the node reports unready until a write succeeds'),
-        onSettled: (seconds) => observer?.writeLatency(seconds),
-      });
-      state = 'open';
-      schedulePurge();
-      // Whatever expired while the server was down goes now rather than at the first tick.
-      purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'));
-    },
-
-    close() {
-      if (state === 'new' || state === 'closed') {
-        state = 'closed';
-        return closing ?? Promise.resolve();
-      }
-      closing ??= (async () => {
-        state = 'closing';
-        cancelPurge?.();
-        await batcher?.drain();
-        try {
-          db?.close();
-        } catch (err) {
-          logger.warn({ err }, 'closing the notification inbox database failed; it recovers from its WAL when opened');
-        }
-        state = 'closed';
-      })();
-      return closing;
-    },
-
-    isWritable() {
-      return state === 'open' && batcher !== undefined && batcher.writable;
-    },
+    open: lifecycle.open,
+    close: lifecycle.close,
+    isWritable: lifecycle.isWritable,
 
     purgeExpired,
 

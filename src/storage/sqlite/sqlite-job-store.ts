@@ -1,14 +1,10 @@
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { jobKey, type JobId, type JobRecord, type JobStore } from '../../domain/job-store.js';
-import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { checkListFilter, pageOf } from '../job-input.js';
 import { migrateJobSchema } from './job-schema.js';
-import { openDurableDatabase } from './open-database.js';
 import { toStoreError } from './sqlite-errors.js';
-import { createWriteBatcher, type WriteBatcher } from './write-batcher.js';
+import { createSqliteStoreLifecycle } from './store-lifecycle.js';
 
 export interface SqliteJobStoreOptions {
   /** The database file (JOBS_DB_PATH); its directory is created when missing. */
@@ -93,18 +89,18 @@ type Statements = ReturnType<typeof prepareStatements>;
  */
 export function createSqliteJobStore(options: SqliteJobStoreOptions): JobStore {
   const { file, logger } = options;
-  let state: 'new' | 'open' | 'closing' | 'closed' = 'new';
-  let db: Database.Database | undefined;
-  let sql: Statements | undefined;
-  let batcher: WriteBatcher | undefined;
-  let closing: Promise<void> | undefined;
-
-  function opened(): { sql: Statements; batcher: WriteBatcher } {
-    if (state !== 'open' || sql === undefined || batcher === undefined) {
-      throw new AppError('STORAGE_UNAVAILABLE', 'Storage unavailable: the job store is not open');
-    }
-    return { sql, batcher };
-  }
+  const lifecycle = createSqliteStoreLifecycle({
+    file,
+    logger,
+    cacheKiB: options.cacheKiB ?? 8 * 1024,
+    migrate: (opening) => migrateJobSchema(opening, file),
+    prepare: prepareStatements,
+    maxBatchWeight: MAX_BATCH_WEIGHT,
+    name: 'job store',
+    databaseName: 'job database',
+    openedOnce: 'A job store can be opened once',
+  });
+  const { opened } = lifecycle;
 
   /** Runs `run` in the next group-committed transaction; resolves once it is durable. */
   async function write<T>(action: string, run: (s: Statements) => T): Promise<T> {
@@ -130,47 +126,9 @@ export function createSqliteJobStore(options: SqliteJobStoreOptions): JobStore {
   }
 
   return {
-    async open() {
-      if (state !== 'new') throw new Error('A job store can be opened once');
-      try {
-        await mkdir(path.dirname(file), { recursive: true });
-        db = openDurableDatabase(file, { cacheKiB: options.cacheKiB ?? 8 * 1024, migrate: (opening) => migrateJobSchema(opening, file) });
-        sql = prepareStatements(db);
-      } catch (err) {
-        state = 'closed';
-        db?.close();
-        const reason = err instanceof Error ? err.message : String(err);
-        throw new AppError('STORAGE_UNAVAILABLE', `Cannot open the job database ${file}: ${reason}`, { cause: err });
-      }
-      batcher = createWriteBatcher(db, {
-        maxWeight: MAX_BATCH_WEIGHT,
-        onStorageFailure: (err, writes) => logger.error({ err, writes }, 'job store write failed; the node reports unready until a write succeeds'),
-        onSettled: () => undefined,
-      });
-      state = 'open';
-    },
-
-    close() {
-      if (state === 'new' || state === 'closed') {
-        state = 'closed';
-        return closing ?? Promise.resolve();
-      }
-      closing ??= (async () => {
-        state = 'closing';
-        await batcher?.drain();
-        try {
-          db?.close();
-        } catch (err) {
-          logger.warn({ err }, 'closing the job database failed; it recovers from its WAL when opened');
-        }
-        state = 'closed';
-      })();
-      return closing;
-    },
-
-    isWritable() {
-      return state === 'open' && batcher !== undefined && batcher.writable;
-    },
+    open: lifecycle.open,
+    close: lifecycle.close,
+    isWritable: lifecycle.isWritable,
 
     create(jobId, build) {
       return write('store a job', (s) => {
