@@ -10,6 +10,7 @@ import type {
 } from '../../domain/inbox-store.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { createInboxPurgeSchedule } from '../inbox-purge.js';
 import { parseId, parseTime } from '../inbox-input.js';
 import { createKeyedSequencer } from './keyed-sequencer.js';
 import type { PostgresDatabase, Transaction } from './postgres-database.js';
@@ -164,22 +165,13 @@ export function createPostgresInboxStore(options: PostgresInboxStoreOptions): Po
   const { database: db, clock, logger, observer, maxPerUser, retentionMs } = options;
   const purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
   const sequencer = createKeyedSequencer();
-  let cancelPurge: (() => void) | undefined;
-  let purging: Promise<number> | undefined;
   const lifecycle = createStoreLifecycle({
     database: db,
     name: 'notification inbox',
     openedOnce: 'An inbox store can be opened once',
     notOpen: 'Storage unavailable: the notification inbox is not open',
-    onOpen: () => {
-      schedulePurge();
-      // Whatever expired while the server was down goes now rather than at the first tick.
-      purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'));
-    },
-    onClose: () => {
-      cancelPurge?.();
-      return purging;
-    },
+    onOpen: () => purges.start(),
+    onClose: () => purges.stop(),
   });
   /** Runs an operation of an open store; close() waits for it. */
   const tracked = lifecycle.operate;
@@ -284,29 +276,14 @@ export function createPostgresInboxStore(options: PostgresInboxStoreOptions): Po
     }
   }
 
-  function purgeExpired(): Promise<number> {
-    purging ??= purgeAll().finally(() => {
-      purging = undefined;
-    });
-    return purging;
-  }
-
-  function schedulePurge(): void {
-    cancelPurge = clock.schedule(() => {
-      purgeExpired()
-        .catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'))
-        .finally(() => {
-          if (lifecycle.isOpen()) schedulePurge();
-        });
-    }, purgeIntervalMs);
-  }
+  const purges = createInboxPurgeSchedule({ clock, logger, intervalMs: purgeIntervalMs, purgeAll, isOpen: lifecycle.isOpen });
 
   return {
     open: lifecycle.open,
     close: lifecycle.close,
     isWritable: lifecycle.isWritable,
 
-    purgeExpired,
+    purgeExpired: () => purges.purgeExpired(),
 
     append(items, appendOptions = {}) {
       return tracked(async () => {

@@ -11,6 +11,7 @@ import type {
 } from '../../domain/inbox-store.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { createInboxPurgeSchedule } from '../inbox-purge.js';
 import { parseId, parseTime } from '../inbox-input.js';
 import { migrateInboxSchema } from './inbox-schema.js';
 import { toStoreError } from './sqlite-errors.js';
@@ -260,8 +261,6 @@ type Statements = ReturnType<typeof prepareStatements>;
 export function createSqliteInboxStore(options: SqliteInboxStoreOptions): SqliteInboxStore {
   const { file, clock, logger, observer, maxPerUser, retentionMs } = options;
   const purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
-  let cancelPurge: (() => void) | undefined;
-  let purging: Promise<number> | undefined;
   /** The newest created_at stored: new rows never get an older one, even if the clock steps back (see inbox-schema.ts). */
   let lastCreatedAt = 0;
   /**
@@ -290,12 +289,8 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
     name: 'notification inbox',
     databaseName: 'notification inbox database',
     openedOnce: 'An inbox store can be opened once',
-    onOpen: () => {
-      schedulePurge();
-      // Whatever expired while the server was down goes now rather than at the first tick.
-      purgeExpired().catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'));
-    },
-    onClose: () => cancelPurge?.(),
+    onOpen: () => purges.start(),
+    onClose: () => purges.stop(),
   });
   const { opened } = lifecycle;
 
@@ -399,29 +394,14 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
     }
   }
 
-  function purgeExpired(): Promise<number> {
-    purging ??= purgeAll().finally(() => {
-      purging = undefined;
-    });
-    return purging;
-  }
-
-  function schedulePurge(): void {
-    cancelPurge = clock.schedule(() => {
-      purgeExpired()
-        .catch((err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again'))
-        .finally(() => {
-          if (lifecycle.isOpen()) schedulePurge();
-        });
-    }, purgeIntervalMs);
-  }
+  const purges = createInboxPurgeSchedule({ clock, logger, intervalMs: purgeIntervalMs, purgeAll, isOpen: lifecycle.isOpen });
 
   return {
     open: lifecycle.open,
     close: lifecycle.close,
     isWritable: lifecycle.isWritable,
 
-    purgeExpired,
+    purgeExpired: () => purges.purgeExpired(),
 
     async append(items, appendOptions = {}) {
       const { idempotencyKey, answer } = appendOptions;
