@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { INGEST_TOPICS, isIngestTopic, type IngestTopic } from './contracts/ingest.js';
@@ -86,6 +87,7 @@ const envSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(5_000, 100, 600_000),
   RECOVERY_MAX_PACKETS: int(10_000, 1, 10_000_000),
   TRUST_PROXY: optionalText,
+  NODE_ID: optionalText.pipe(z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'letters, digits and . _ : - only, at most 64').optional()),
   INGEST_REDIS_URL: optionalText,
   INGEST_STREAMS: list,
   INGEST_STREAM_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.:{}-]{0,64}$/, 'must be at most 64 characters of letters, digits and _.:{}-').default(''),
@@ -187,6 +189,8 @@ export interface Config {
   readonly recoveryMaxPackets: number;
   /** Express `trust proxy` setting: false, a hop count, or a list of addresses. */
   readonly trustProxy: boolean | number | string;
+  /** This process's name in logs, metrics (`node_info`) and /api/status: NODE_ID, else hostname-pid. */
+  readonly nodeId: string;
   /**
    * The stream ingest (seed 004's Kafka topics on Redis Streams consumer groups); undefined
    * (off) without INGEST_REDIS_URL.
@@ -386,6 +390,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpTimeouts: { headersMs: e.HTTP_HEADERS_TIMEOUT_MS, requestMs: e.HTTP_REQUEST_TIMEOUT_MS, keepAliveMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS },
     recoveryMaxPackets: e.RECOVERY_MAX_PACKETS,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    nodeId: e.NODE_ID ?? `${os.hostname()}-${process.pid}`,
     ingest:
       e.INGEST_REDIS_URL === undefined
         ? undefined

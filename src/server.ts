@@ -82,8 +82,8 @@ function readPackageInfo(): { name: string; version: string } {
  * listens until `listen()` is called; `close()` shuts down in order.
  */
 export function createServer(config: Config, overrides: ServerOverrides = {}): AppServerHandle {
-  const logger = overrides.logger ?? createLogger(config.log);
-  const metrics = overrides.metrics ?? createMetrics();
+  const logger = overrides.logger ?? createLogger({ ...config.log, nodeId: config.nodeId });
+  const metrics = overrides.metrics ?? createMetrics({ nodeId: config.nodeId });
   const lifecycle = createLifecycle();
   const pkg = readPackageInfo();
   const info = { ...pkg, environment: config.env };

@@ -151,6 +151,7 @@ export const statusResponseSchema = z
     uptime: z.number(),
     memory: z.object({ rss: z.number(), heapTotal: z.number(), heapUsed: z.number(), external: z.number() }),
     timestamp: isoTimestamp,
+    nodeId: z.string().meta({ description: 'The process that answered (NODE_ID, else hostname-pid)' }),
   })
   .meta({ id: 'StatusResponse' });
 

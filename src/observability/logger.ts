@@ -13,11 +13,11 @@ export const REDACTED_PATHS = [
   'signature',
 ];
 
-export function createLogger(options: { level: string; pretty: boolean }): Logger {
+export function createLogger(options: { level: string; pretty: boolean; nodeId?: string | undefined }): Logger {
   return pino({
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    base: { service: 'realtime-notify-server' },
+    base: { service: 'realtime-notify-server', ...(options.nodeId !== undefined ? { node: options.nodeId } : {}) },
     ...(options.pretty && options.level !== 'silent'
       ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
       : {}),

@@ -27,9 +27,14 @@ export interface Metrics {
 
 const MAX_EVENT_LABELS = 200;
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+export function createMetrics(options: { defaultMetrics?: boolean; nodeId?: string | undefined } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.nodeId !== undefined) {
+    // An info metric, as Prometheus exporters name their target: join on `node` to tell
+    // the nodes of a cluster apart without a label on every series.
+    new Gauge({ name: 'node_info', help: 'This server process (NODE_ID); always 1', labelNames: ['node'], registers: [registry] }).set({ node: options.nodeId }, 1);
+  }
 
   const activeConnections = new Gauge({
     name: 'socket_server_active_connections',

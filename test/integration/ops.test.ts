@@ -7,7 +7,7 @@ describe('operational endpoints', () => {
   let t: TestServer;
   let socket: TestSocket;
   beforeAll(async () => {
-    t = await startServer();
+    t = await startServer({ NODE_ID: 'node-a.1' });
     socket = await connectClient(t.url);
   });
   afterAll(async () => {
@@ -38,7 +38,13 @@ describe('operational endpoints', () => {
       uptime: expect.any(Number),
       memory: { rss: expect.any(Number), heapTotal: expect.any(Number), heapUsed: expect.any(Number), external: expect.any(Number) },
       timestamp: expect.any(String),
+      nodeId: 'node-a.1',
     });
+  });
+
+  it('names the node in /metrics with node_info', async () => {
+    const res = await request(t.url).get('/metrics').expect(200);
+    expect(res.text).toMatch(/^node_info\{node="node-a\.1"\} 1$/m);
   });
 
   it('GET /api/version answers name and version from package.json', async () => {

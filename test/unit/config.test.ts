@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import dotenv from 'dotenv';
@@ -17,6 +18,14 @@ const problemsOf = (env: Record<string, string>) => {
   }
   return [];
 };
+
+describe('NODE_ID', () => {
+  it('defaults to hostname-pid, takes a given name, and refuses one that is not a plain name', () => {
+    expect(loadConfig({}).nodeId).toBe(`${hostname()}-${process.pid}`);
+    expect(loadConfig({ NODE_ID: 'eu-1:a_b.c' }).nodeId).toBe('eu-1:a_b.c');
+    for (const bad of ['has space', 'x'.repeat(65), 'quote"d']) expect(problemsOf({ NODE_ID: bad }).join('\n')).toMatch(/^NODE_ID: /m);
+  });
+});
 
 describe('loadConfig', () => {
   it('starts in development with no environment at all, open, with a generated JWT secret', () => {

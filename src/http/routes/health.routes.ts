@@ -83,7 +83,7 @@ export const opsRoutes = [
     summary: 'Server status: connections, users, rooms, uptime, memory',
     responses: { 200: { description: 'Status', schema: statusResponseSchema } },
     handler:
-      ({ gateway, lifecycle }) =>
+      ({ gateway, lifecycle, config }) =>
       async (_input, _req, res) => {
         const stats = await gateway.stats();
         const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
@@ -97,6 +97,7 @@ export const opsRoutes = [
           uptime: lifecycle.uptimeSeconds(),
           memory: { rss, heapTotal, heapUsed, external },
           timestamp: new Date().toISOString(),
+          nodeId: config.nodeId,
         };
         res.json(body);
       },
