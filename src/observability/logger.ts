@@ -13,13 +13,19 @@ export const REDACTED_PATHS = [
   'signature',
 ];
 
-export function createLogger(options: { level: string; pretty: boolean; nodeId?: string | undefined }): Logger {
-  return pino({
+export function createLogger(options: {
+  level: string;
+  pretty: boolean;
+  nodeId?: string | undefined;
+  /** Where lines go when not pretty (default stdout); tests read them from here. */
+  destination?: NodeJS.WritableStream | undefined;
+}): Logger {
+  const pretty = options.pretty && options.level !== 'silent';
+  const settings = {
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { service: 'realtime-notify-server', ...(options.nodeId !== undefined ? { node: options.nodeId } : {}) },
-    ...(options.pretty && options.level !== 'silent'
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
-      : {}),
-  });
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+  };
+  return options.destination !== undefined && !pretty ? pino(settings, options.destination) : pino(settings);
 }
