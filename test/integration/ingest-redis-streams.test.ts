@@ -30,6 +30,7 @@ import {
 } from '../support/redis.js';
 import { restartServer, startServer, type TestServer } from '../support/server.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * The ingest on the machine's real Redis: seed 004's topics, each a stream, consumed by a
@@ -125,15 +126,6 @@ const counter = (text: string, name: string, labels: string) => {
 async function readInbox(t: TestServer, userId: string): Promise<NotificationRecord[]> {
   const res = await request(t.url).get(`/api/users/${userId}/notifications?limit=100`).set('X-API-Key', KEY).expect(200);
   return (res.body as { notifications: NotificationRecord[] }).notifications;
-}
-
-/** Waits (bounded) until `check` passes: for state outside the sockets (Redis's pending list), never a fixed sleep. */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('ingesting seed 004 topics from Redis Streams', () => {

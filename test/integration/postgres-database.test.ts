@@ -8,6 +8,7 @@ import { MIGRATIONS } from '../../src/storage/postgres/postgres-schema.js';
 import { rejectionCode, silentLogger } from '../support/chat-store-harness.js';
 import { createTestSchema, DATABASE_URL, postgresSkipReason, terminateBackends, withSearchPath, type TestSchema } from '../support/postgres.js';
 import { closedPort } from '../support/tcp-proxy.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * The PostgreSQL database every store shares: migrations with several processes starting
@@ -116,10 +117,7 @@ describe.skipIf(skipped !== undefined)('the PostgreSQL database of the stores', 
     // The first attempt is inside its transaction, sleeping, when its connection is ended.
     const sleeping = () =>
       schema!.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [applicationName]);
-    for (let tries = 0; (await sleeping()).length === 0; tries += 1) {
-      if (tries > 500) throw new Error('the first attempt never reached pg_sleep');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await eventually(async () => (await sleeping()).length > 0, 'the first attempt reached pg_sleep', 5_000, 10);
     expect(await terminateBackends(applicationName)).toBeGreaterThan(0);
     expect(await running).toBe(2);
     expect(await schema.query('SELECT probe FROM health_probes ORDER BY probe')).toEqual([{ probe: 'attempt-2' }]);

@@ -8,6 +8,7 @@ import { createTestSchema, DATABASE_URL, postgresSkipReason, terminateBackends, 
 import { startServer, type TestServer } from '../support/server.js';
 import { closedPort, startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * The real server with DATABASE_URL: chat and the notification inbox in PostgreSQL, what
@@ -26,15 +27,6 @@ function variant(url: string, changes: { port?: number; applicationName?: string
   }
   if (changes.applicationName !== undefined) parsed.searchParams.set('application_name', changes.applicationName);
   return parsed.toString();
-}
-
-/** Polls until `check` holds, failing after `timeoutMs` (for state that settles by itself, such as readiness). */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe.skipIf(skipped !== undefined)('the server on PostgreSQL (DATABASE_URL)', () => {
@@ -147,7 +139,7 @@ describe.skipIf(skipped !== undefined)('the server on PostgreSQL (DATABASE_URL)'
 
     await proxy.restore();
     // Readiness comes back by itself (a probe write), with no request needing to succeed first.
-    await eventually(async () => (await request(server.url).get('/ready')).status === 200);
+    await eventually(async () => (await request(server.url).get('/ready')).status === 200, '/ready answers 200');
     // Nothing refused was stored, and seqs go on with no gap.
     expect((await send(server, sessionId, 'after').expect(201)).body).toMatchObject({ seq: 2 });
     const page = await request(server.url).get(`/api/sessions/${sessionId}/messages`).set('X-API-Key', KEY).expect(200);
