@@ -4,7 +4,9 @@ import type { Logger } from '../observability/logger.js';
 /**
  * When an inbox store deletes its expired notifications, whatever its engine: once at
  * open (what expired while the server was down), then every `intervalMs`; one purge at a
- * time (a call while one runs joins it), and a failed purge is logged and tried again at
+ * time (a call while one runs joins it), in chunks of at most `chunkSize` rows (one
+ * transaction each, so a purge after a long pause never holds the store for long) until a
+ * chunk comes back short or the store closes; a failed purge is logged and tried again at
  * the next tick.
  */
 export interface InboxPurgeSchedule {
@@ -20,8 +22,9 @@ export function createInboxPurgeSchedule(options: {
   clock: Clock;
   logger: Logger;
   intervalMs: number;
-  /** Deletes everything expired by now; resolves with how many notifications went. */
-  purgeAll: () => Promise<number>;
+  /** Deletes at most `chunkSize` expired notifications in one transaction; resolves with how many went. */
+  purgeChunk: () => Promise<number>;
+  chunkSize: number;
   /** Whether the store is still open (the timer is not set again once it is not). */
   isOpen: () => boolean;
 }): InboxPurgeSchedule {
@@ -30,8 +33,18 @@ export function createInboxPurgeSchedule(options: {
   let cancel: (() => void) | undefined;
   const warn = (err: unknown) => logger.warn({ err }, 'could not delete expired notifications; will try again');
 
+  async function purgeAll(): Promise<number> {
+    let purged = 0;
+    for (;;) {
+      if (!options.isOpen()) return purged;
+      const deleted = await options.purgeChunk();
+      purged += deleted;
+      if (deleted < options.chunkSize) return purged;
+    }
+  }
+
   function purgeExpired(): Promise<number> {
-    purging ??= options.purgeAll().finally(() => {
+    purging ??= purgeAll().finally(() => {
       purging = undefined;
     });
     return purging;

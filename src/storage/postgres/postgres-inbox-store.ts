@@ -265,18 +265,18 @@ export function createPostgresInboxStore(options: PostgresInboxStoreOptions): Po
     return { value: purged.length, effects: { expired: purged.length } };
   }
 
-  async function purgeAll(): Promise<number> {
-    let purged = 0;
-    for (;;) {
-      if (!lifecycle.isOpen()) return purged;
+  const purges = createInboxPurgeSchedule({
+    clock,
+    logger,
+    intervalMs: purgeIntervalMs,
+    chunkSize: PURGE_CHUNK,
+    isOpen: lifecycle.isOpen,
+    purgeChunk: async () => {
       const { value, effects } = await db.transaction('delete expired notifications', (tx) => purgeChunk(tx, moment()));
       report(effects);
-      purged += value;
-      if (value < PURGE_CHUNK) return purged;
-    }
-  }
-
-  const purges = createInboxPurgeSchedule({ clock, logger, intervalMs: purgeIntervalMs, purgeAll, isOpen: lifecycle.isOpen });
+      return value;
+    },
+  });
 
   return {
     open: lifecycle.open,

@@ -87,6 +87,9 @@ function ownerKey(owner: InboxOwner): OwnerKey {
   return { tenant: owner.tenantId ?? '', user: owner.userId };
 }
 
+/** One string per owner, for maps keyed by inbox. */
+const ownerString = (owner: OwnerKey) => JSON.stringify([owner.tenant, owner.user]);
+
 /**
  * A stored row as the record callers see. `parse` reads the row's `data` (an append of one
  * push to 1,000 users parses its one `data` once, and the records share the value).
@@ -303,6 +306,10 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
   /** True when no stored row can have expired at `moment` (see firstCreatedAt). */
   const nothingExpired = (moment: Moment) => moment.boundary === 0 && moment.now < firstExpiresAt;
 
+  /** An inbox's exact unread count: its counter, less its expired unread rows not yet purged, if any can be. */
+  const unreadOf = (s: Statements, inbox: InboxRow, moment: Moment) =>
+    nothingExpired(moment) ? inbox.unread : inbox.unread - (s.expiredUnread.get({ inbox: inbox.id, ...moment }) ?? 0);
+
   /** Raises the lower bounds to the database's committed minimums (after a purge). */
   function rereadBounds(s: Statements): void {
     firstCreatedAt = s.firstCreatedAt.get() ?? Number.POSITIVE_INFINITY;
@@ -380,21 +387,21 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
     return { value: purged, effects: { expired: purged } };
   }
 
-  async function purgeAll(): Promise<number> {
-    let purged = 0;
-    for (;;) {
-      if (!lifecycle.isOpen()) return purged;
+  const purges = createInboxPurgeSchedule({
+    clock,
+    logger,
+    intervalMs: purgeIntervalMs,
+    chunkSize: PURGE_CHUNK,
+    isOpen: lifecycle.isOpen,
+    purgeChunk: async () => {
       const deleted = await write('delete expired notifications', PURGE_CHUNK, purgeChunk);
       // Synchronously after the commit, before the next transaction can run: appends
       // committed since lowered the bounds and are in what this reads.
       const sql = lifecycle.statements();
       if (deleted > 0 && sql !== undefined) rereadBounds(sql);
-      purged += deleted;
-      if (deleted < PURGE_CHUNK) return purged;
-    }
-  }
-
-  const purges = createInboxPurgeSchedule({ clock, logger, intervalMs: purgeIntervalMs, purgeAll, isOpen: lifecycle.isOpen });
+      return deleted;
+    },
+  });
 
   return {
     open: lifecycle.open,
@@ -419,8 +426,7 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
         const createdAt = Math.max(moment.now, lastCreatedAt);
         const owners = items.map(ownerKey);
         const inboxes = new Map<string, { owner: OwnerKey; n: number; id: number; rows: number }>();
-        const keyOf = (owner: OwnerKey) => JSON.stringify([owner.tenant, owner.user]);
-        const keys = owners.map(keyOf);
+        const keys = owners.map(ownerString);
         owners.forEach((owner, index) => {
           const key = keys[index]!;
           const entry = inboxes.get(key);
@@ -430,7 +436,7 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
         if (items.length > 0) {
           const counted = s.inboxesUp.all({ owners: JSON.stringify([...inboxes.values()].map(({ owner, n }) => [owner.tenant, owner.user, n])) });
           for (const row of counted) {
-            const entry = inboxes.get(keyOf({ tenant: row.tenant_id, user: row.user_id }));
+            const entry = inboxes.get(ownerString({ tenant: row.tenant_id, user: row.user_id }));
             if (entry === undefined) throw new Error('an inbox row came back that was not written');
             entry.id = row.id;
             entry.rows = row.total;
@@ -516,9 +522,7 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
     },
 
     async unreadCount(owner) {
-      return read('count unread notifications', ownerKey(owner), 0, (s, inbox, moment) =>
-        nothingExpired(moment) ? inbox.unread : inbox.unread - (s.expiredUnread.get({ inbox: inbox.id, ...moment }) ?? 0),
-      );
+      return read('count unread notifications', ownerKey(owner), 0, unreadOf);
     },
 
     async unreadCounts(owners) {
@@ -528,17 +532,10 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
         const moment = momentOf(store.sql);
         const keys = owners.map(ownerKey);
         const rows = store.sql.inboxesOf.all({ owners: JSON.stringify(keys.map((key) => [key.tenant, key.user])) });
-        const byOwner = new Map<string, Map<string, InboxRow>>();
-        for (const row of rows) {
-          const users = byOwner.get(row.tenant_id) ?? new Map<string, InboxRow>();
-          users.set(row.user_id, row);
-          byOwner.set(row.tenant_id, users);
-        }
-        const settled = nothingExpired(moment);
+        const byOwner = new Map(rows.map((row) => [ownerString({ tenant: row.tenant_id, user: row.user_id }), row]));
         return keys.map((key) => {
-          const inbox = byOwner.get(key.tenant)?.get(key.user);
-          if (inbox === undefined) return 0;
-          return settled ? inbox.unread : inbox.unread - (store.sql.expiredUnread.get({ inbox: inbox.id, ...moment }) ?? 0);
+          const inbox = byOwner.get(ownerString(key));
+          return inbox === undefined ? 0 : unreadOf(store.sql, inbox, moment);
         });
       } catch (err) {
         throw toStoreError('count unread notifications', err);
