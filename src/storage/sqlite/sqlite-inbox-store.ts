@@ -161,8 +161,14 @@ function prepareStatements(db: Database.Database) {
        WHERE (tenant_id, user_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(@owners))`,
     ),
     // One statement per append, whatever its size: the rows travel as one JSON array
-    // (see appendRows) rather than as a call per row, and SQLite assigns their ids in
-    // array order, which is the order RETURNING's ids are sorted back into.
+    // rather than as a call per row, and SQLite assigns their ids in array order, which is
+    // the order RETURNING's ids are sorted back into. A single row goes without the JSON
+    // (insertOne: half the CPU of insertMany for one row).
+    insertOne: db.prepare<NotificationFields & { inbox: number; createdAt: number; expiresAt: number | null }, { id: number }>(
+      `INSERT INTO notifications (inbox_id, type, priority, title, message, data, event, created_at, expires_at)
+       VALUES (@inbox, @type, @priority, @title, @message, @data, @event, @createdAt, @expiresAt)
+       RETURNING id`,
+    ),
     insertMany: db.prepare<{ rows: string; createdAt: number }, { id: number }>(
       `INSERT INTO notifications (inbox_id, type, priority, title, message, data, event, created_at, expires_at)
        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, @createdAt, value ->> 7
@@ -221,7 +227,12 @@ function prepareStatements(db: Database.Database) {
        RETURNING inbox_id, read_at IS NULL AS unread`,
     ),
     // Every inbox an append writes to, counted up in one statement: `owners` is a JSON
-    // array of [tenant, user, n].
+    // array of [tenant, user, n]; inboxUp is the same for one inbox, without the JSON.
+    inboxUp: db.prepare<OwnerKey & { n: number }, { id: number; tenant_id: string; user_id: string; total: number }>(
+      `INSERT INTO inboxes (tenant_id, user_id, total, unread) VALUES (@tenant, @user, @n, @n)
+       ON CONFLICT (tenant_id, user_id) DO UPDATE SET total = total + excluded.total, unread = unread + excluded.unread
+       RETURNING id, tenant_id, user_id, total`,
+    ),
     inboxesUp: db.prepare<{ owners: string }, { id: number; tenant_id: string; user_id: string; total: number }>(
       `INSERT INTO inboxes (tenant_id, user_id, total, unread)
        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 2 FROM json_each(@owners) WHERE true
@@ -434,7 +445,11 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
           else entry.n += 1;
         });
         if (items.length > 0) {
-          const counted = s.inboxesUp.all({ owners: JSON.stringify([...inboxes.values()].map(({ owner, n }) => [owner.tenant, owner.user, n])) });
+          const entries = [...inboxes.values()];
+          const counted =
+            entries.length === 1
+              ? [s.inboxUp.get({ ...entries[0]!.owner, n: entries[0]!.n })!]
+              : s.inboxesUp.all({ owners: JSON.stringify(entries.map(({ owner, n }) => [owner.tenant, owner.user, n])) });
           for (const row of counted) {
             const entry = inboxes.get(ownerString({ tenant: row.tenant_id, user: row.user_id }));
             if (entry === undefined) throw new Error('an inbox row came back that was not written');
@@ -464,13 +479,15 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
         const ids =
           rows.length === 0
             ? []
-            : s.insertMany
-                .all({
-                  createdAt,
-                  rows: JSON.stringify(rows.map(({ fields: f, inbox, expiresAt }) => [inbox, f.type, f.priority, f.title, f.message, f.data, f.event, expiresAt])),
-                })
-                .map((row) => row.id)
-                .sort((a, b) => a - b);
+            : rows.length === 1
+              ? [s.insertOne.get({ ...rows[0]!.fields, inbox: rows[0]!.inbox, createdAt, expiresAt: rows[0]!.expiresAt })!.id]
+              : s.insertMany
+                  .all({
+                    createdAt,
+                    rows: JSON.stringify(rows.map(({ fields: f, inbox, expiresAt }) => [inbox, f.type, f.priority, f.title, f.message, f.data, f.event, expiresAt])),
+                  })
+                  .map((row) => row.id)
+                  .sort((a, b) => a - b);
         if (ids.length !== rows.length) throw new Error(`${rows.length} notifications were given and ${ids.length} stored`);
         const parsed = new Map<string, unknown>();
         const parse = (text: string) => {
