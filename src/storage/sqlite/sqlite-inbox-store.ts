@@ -262,8 +262,9 @@ type Statements = ReturnType<typeof prepareStatements>;
  *
  * Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync) when it
  * returns, and a SIGKILL at any moment leaves a database that opens with every committed
- * transaction. Writes are group-committed (write-batcher.ts): everything asked in one turn
- * of the event loop is one transaction, one fsync; `append` of 1,000 recipients is one.
+ * transaction. Writes are group-committed (write-batcher.ts): everything asked while a
+ * batch gathers (until a turn of the event loop brings nothing more, at most 3 turns) is
+ * one transaction, one fsync; `append` of 1,000 recipients is one.
  *
  * Unread counts: a per-inbox counter kept in the same transactions as the rows, minus the
  * inbox's expired unread rows not yet purged (index ranges over just those), so counts

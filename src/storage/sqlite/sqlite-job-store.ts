@@ -81,7 +81,7 @@ type Statements = ReturnType<typeof prepareStatements>;
  * Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync) when it
  * returns, and a SIGKILL at any moment leaves a database that opens with every committed
  * transaction. Writes are group-committed (write-batcher.ts): every create and transition
- * asked in one turn of the event loop is one transaction and one fsync. A transition runs
+ * asked while a batch gathers (up to 3 turns of the event loop) is one transaction and one fsync. A transition runs
  * its state machine inside that transaction, on the row as stored, so two transitions of
  * one job can never both act on the same version.
  *
