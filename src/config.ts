@@ -96,6 +96,8 @@ const envSchema = z.object({
   INGEST_CLAIM_IDLE_MS: int(60_000, 100, 24 * 3600 * 1000),
   DATABASE_URL: optionalText,
   DATABASE_POOL_MAX: int(10, 1, 1000),
+  REDIS_URL: optionalText,
+  REDIS_KEY_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.:{}-]{1,64}$/, 'must be 1-64 characters of letters, digits and _.:{}-').default('rns'),
 });
 
 export type Environment = 'development' | 'production' | 'test';
@@ -218,6 +220,17 @@ export interface Config {
         readonly poolMax: number;
       }
     | undefined;
+  /**
+   * Cluster mode (REDIS_URL): nodes sharing this Redis deliver to each other's sockets and
+   * share presence, rate limits and signature nonces; undefined (one node) without it.
+   */
+  readonly cluster:
+    | {
+        readonly redisUrl: string;
+        /** Prefix of every key and channel this deployment uses in Redis (REDIS_KEY_PREFIX), so several can share one. */
+        readonly keyPrefix: string;
+      }
+    | undefined;
 }
 
 export class ConfigError extends Error {
@@ -316,6 +329,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.DATABASE_URL !== undefined && (!URL.canParse(e.DATABASE_URL) || !/^postgres(ql)?:$/.test(new URL(e.DATABASE_URL).protocol))) {
     problems.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
   }
+  if (e.REDIS_URL !== undefined && (!URL.canParse(e.REDIS_URL) || !/^rediss?:$/.test(new URL(e.REDIS_URL).protocol))) {
+    problems.push('REDIS_URL: must be a redis:// or rediss:// URL');
+  } else if (e.REDIS_URL !== undefined && e.DATABASE_URL === undefined) {
+    // Every node joined through Redis serves every user, so each would write chat
+    // sessions, inboxes and jobs into its own files, and a user would find them only on
+    // the node that wrote them (or two nodes would corrupt one shared folder).
+    problems.push(
+      'REDIS_URL: cluster mode needs shared storage; chat sessions, the inbox and jobs are in files on this machine (CHAT_SESSIONS_DIR), which other nodes cannot use. Set DATABASE_URL (PostgreSQL) too, or unset REDIS_URL to run one node on files',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const port = e.PORT;
@@ -404,6 +427,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             claimIdleMs: e.INGEST_CLAIM_IDLE_MS,
           },
     database: e.DATABASE_URL === undefined ? undefined : { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    cluster: e.REDIS_URL === undefined ? undefined : { redisUrl: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
   };
   return deepFreeze(config);
 }

@@ -25,6 +25,8 @@ import { createEventWebhook, createWebhookPoster } from './integrations/event-we
 import { createRedisStreamsIngest } from './integrations/redis-streams-ingest.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createClusterAdapter } from './cluster/cluster-adapter.js';
+import { createClusterRedis } from './cluster/redis-connection.js';
 import { createActionRegistry } from './realtime/action-registry.js';
 import { clientAddressOf, type TrustProxy } from './realtime/connection-admission.js';
 import { createSocketEventMirror } from './realtime/event-mirror.js';
@@ -131,6 +133,11 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   let trustProxy: TrustProxy = () => false;
   const clientAddress = (req: IncomingMessage) => clientAddressOf(req, trustProxy);
   const io = createSocketServer(httpServer, config, origins, clientAddress);
+  // REDIS_URL: cluster mode. The Redis connection is opened in listen(), and the Socket.IO
+  // adapter is swapped for the cross-node one there, before any socket can connect.
+  const redis = config.cluster === undefined ? undefined : createClusterRedis({ url: config.cluster.redisUrl, logger: logger.child({ module: 'redis' }) });
+  if (redis !== undefined) lifecycle.addReadinessCheck('redis', () => redis.available());
+  const onUnhandledRejection = (reason: unknown) => logger.warn({ err: reason }, 'unhandled rejection (a Redis command the Socket.IO adapter does not wait for)');
   const gateway = createSocketGateway(io);
   // Made early: every delivery path (HTTP, jobs, the ingest) publishes to it.
   const mirror = createSocketEventMirror(io, clock);
@@ -280,6 +287,8 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
       void io.close(() => resolve());
       httpServer.closeIdleConnections();
     });
+    await redis?.close();
+    process.off('unhandledRejection', onUnhandledRejection);
     await chatStore.close();
     // Jobs first: a transition finishing now still stores its notification in the inbox.
     await jobStore.close();
@@ -297,6 +306,13 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     logger,
     lifecycle,
     async listen(port = config.port, host = config.host) {
+      if (redis !== undefined && config.cluster !== undefined) {
+        // The stream adapter leaves some of its Redis calls (PUBLISH, SET of a session)
+        // unawaited; one failing during an outage must be logged, not end the process.
+        process.on('unhandledRejection', onUnhandledRejection);
+        await redis.connect();
+        io.adapter(createClusterAdapter(redis.client, { keyPrefix: config.cluster.keyPrefix, maxPackets: config.recoveryMaxPackets }));
+      }
       await chatStore.open();
       await inboxStore.open();
       await jobStore.open();

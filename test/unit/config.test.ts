@@ -207,3 +207,23 @@ describe('PostgreSQL storage', () => {
     expect(problemsOf({ DATABASE_URL: 'postgres://db/notify', DATABASE_POOL_MAX: '0' }).map((p) => p.split(':')[0])).toEqual(['DATABASE_POOL_MAX']);
   });
 });
+
+describe('cluster mode (REDIS_URL)', () => {
+  it('is off without REDIS_URL; with it and DATABASE_URL it takes the URL and the key prefix rns by default', () => {
+    expect(loadConfig({}).cluster).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379', DATABASE_URL: 'postgres://db/notify' }).cluster).toEqual({ redisUrl: 'redis://cache:6379', keyPrefix: 'rns' });
+    expect(loadConfig({ REDIS_URL: 'rediss://cache', DATABASE_URL: 'postgres://db/notify', REDIS_KEY_PREFIX: 'prod-eu' }).cluster).toEqual({
+      redisUrl: 'rediss://cache',
+      keyPrefix: 'prod-eu',
+    });
+  });
+
+  it('refuses REDIS_URL with the file stores, saying why and what to set', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://cache:6379' })).toEqual([expect.stringMatching(/^REDIS_URL: cluster mode needs shared storage.*Set DATABASE_URL/)]);
+  });
+
+  it('refuses a REDIS_URL that is not a redis URL, and a key prefix with spaces', () => {
+    expect(problemsOf({ REDIS_URL: 'http://cache', DATABASE_URL: 'postgres://db/notify' })).toEqual(['REDIS_URL: must be a redis:// or rediss:// URL']);
+    expect(problemsOf({ REDIS_URL: 'redis://cache', DATABASE_URL: 'postgres://db/notify', REDIS_KEY_PREFIX: 'a b' }).map((p) => p.split(':')[0])).toEqual(['REDIS_KEY_PREFIX']);
+  });
+});
