@@ -131,6 +131,62 @@ export const deliveryResponseSchema = z
   })
   .meta({ id: 'DeliveryResponse' });
 
+/** The most items one POST /api/batch takes. */
+export const BATCH_MAX_ITEMS = 1000;
+export const BATCH_OPS = ['push', 'broadcast', 'room'] as const;
+export type BatchOp = (typeof BATCH_OPS)[number];
+
+export const batchBodySchema = z
+  .object({
+    items: z
+      .array(z.unknown())
+      .min(1)
+      .max(BATCH_MAX_ITEMS)
+      .meta({
+        description:
+          'Each item is `{ "op": "push" | "broadcast" | "room", ...the body of POST /api/push, /api/broadcast or /api/room }`. ' +
+          'An item that is not valid fails alone, with INVALID_REQUEST in its result.',
+      }),
+    parallel: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          'Run the items concurrently (persisted pushes then share durable writes, and the answer comes sooner); ' +
+          'by default they run one after another, in order, each delivered before the next starts.',
+      }),
+  })
+  .meta({ id: 'BatchRequest' });
+
+const batchItemErrorSchema = z
+  .object({
+    success: z.literal(false),
+    error: z.string(),
+    code: z.string().meta({ description: 'A code from the error catalog' }),
+    retryAfter: z.number().int().optional(),
+  })
+  .meta({ id: 'BatchItemError' });
+
+export const batchResponseSchema = z
+  .object({
+    success: z.literal(true),
+    results: z.array(
+      z.object({
+        op: z.string().optional().meta({ description: "The item's op, when it named one" }),
+        status: z.number().int().meta({ description: 'The HTTP status the item would have been answered with on its own endpoint' }),
+        body: z.union([pushResponseSchema, deliveryResponseSchema, batchItemErrorSchema]).meta({ description: "That endpoint's answer" }),
+        replayed: z.literal(true).optional().meta({ description: 'A push answered from its idempotency key (the header Idempotent-Replayed of /api/push)' }),
+      }),
+    ),
+    succeeded: z.number().int(),
+    failed: z.number().int(),
+  })
+  .meta({ id: 'BatchResponse' });
+
+export type BatchBody = z.infer<typeof batchBodySchema>;
+export type BatchResponse = z.infer<typeof batchResponseSchema>;
+export type BatchItemResult = BatchResponse['results'][number];
+
 export const healthResponseSchema = z
   .object({
     status: z.enum(['healthy', 'shutting_down']),
@@ -183,6 +239,7 @@ export const versionResponseSchema = z
     version: z.string(),
     environment: z.string(),
     apiKeyRequired: z.boolean().meta({ description: 'Whether /notify and /api/* need X-API-Key (false only in open development mode)' }),
+    nodeId: z.string().meta({ description: 'The process that answered (NODE_ID, else hostname-pid): in cluster mode, the node a client reached' }),
   })
   .meta({ id: 'VersionResponse' });
 

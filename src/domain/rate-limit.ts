@@ -4,8 +4,8 @@
  */
 export interface RateLimiter {
   readonly points: number;
-  /** Spends one point for `key`. */
-  consume(key: string): Promise<RateLimitResult>;
+  /** Spends `points` (default one) for `key`. */
+  consume(key: string, points?: number): Promise<RateLimitResult>;
 }
 
 export interface RateLimitResult {

@@ -1,4 +1,5 @@
 import type { RouteDefinition } from './route-definition.js';
+import { batchRoutes } from './routes/batch.routes.js';
 import { chatRoutes } from './routes/chat.routes.js';
 import { deliveryRoutes } from './routes/delivery.routes.js';
 import { devRoutes } from './routes/dev.routes.js';
@@ -16,4 +17,4 @@ import { socketTestRoutes } from './routes/socket-test.routes.js';
  *
  * Not listed (no API, no access rule): the static test page, /docs and /openapi.json.
  */
-export const routeTable: readonly RouteDefinition[] = [...deliveryRoutes, ...opsRoutes, ...presenceRoutes, ...chatRoutes, ...inboxRoutes, ...jobRoutes, ...devRoutes, ...socketTestRoutes];
+export const routeTable: readonly RouteDefinition[] = [...deliveryRoutes, ...batchRoutes, ...opsRoutes, ...presenceRoutes, ...chatRoutes, ...inboxRoutes, ...jobRoutes, ...devRoutes, ...socketTestRoutes];

@@ -11,9 +11,9 @@ export function createFlexibleRateLimiter(limiter: RateLimiterAbstract): RateLim
   });
   return {
     points: limiter.points,
-    async consume(key) {
+    async consume(key, points = 1) {
       try {
-        return toResult(await limiter.consume(key), true);
+        return toResult(await limiter.consume(key, points), true);
       } catch (rejection) {
         // rate-limiter-flexible rejects with a RateLimiterRes when over the limit, and
         // with an Error when its store fails; only the former is a refusal.

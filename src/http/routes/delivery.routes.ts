@@ -7,11 +7,10 @@ import {
   pushBodySchema,
   pushResponseSchema,
   roomBodySchema,
-  type DeliveryResponse,
   type NotifyResponse,
-  type PushResponse,
 } from '../../contracts/schemas.js';
 import { defineRoute } from '../route-definition.js';
+import { runBroadcast, runPush, runRoom } from './delivery-ops.js';
 
 /**
  * Delivery endpoints: a backend pushes an event and it reaches sockets now (and, for a
@@ -62,43 +61,11 @@ export const deliveryRoutes = [
       422: { description: 'IDEMPOTENCY_KEY_REUSED: the key was used for a different push; nothing was stored or delivered' },
       503: { description: 'Storage unavailable: nothing was stored or delivered' },
     },
-    handler:
-      ({ inbox, metrics, config, mirror }) =>
-      async ({ body }, _req, res) => {
-        const userIds = body.userIds ?? (body.userId !== undefined ? [body.userId] : []);
-        const outcome = await inbox.push({
-          userIds,
-          tenantId: body.tenantId,
-          event: body.event,
-          data: body.data,
-          persist: body.persist ?? config.inbox.persistByDefault,
-          ttlSeconds: body.ttlSeconds,
-          idempotencyKey: body.idempotencyKey,
-          priority: body.priority,
-        });
-        if (outcome.replayed) {
-          res.set('Idempotent-Replayed', 'true');
-        } else {
-          metrics.markDelivery('push', body.event, outcome.recipients);
-          mirror.publish('api.push', {
-            event: body.event,
-            data: body.data,
-            userIds,
-            ...(body.tenantId !== undefined ? { tenantId: body.tenantId } : {}),
-            recipients: outcome.recipients,
-            ...(outcome.notificationIds !== undefined ? { notificationIds: outcome.notificationIds } : {}),
-          });
-        }
-        const response: PushResponse = {
-          success: true,
-          delivered: outcome.recipients > 0,
-          recipients: outcome.recipients,
-          messageId: outcome.messageId,
-          timestamp: outcome.timestamp,
-          ...(outcome.notificationIds !== undefined ? { notificationIds: outcome.notificationIds } : {}),
-        };
-        res.json(response);
-      },
+    handler: (deps) => async ({ body }, _req, res) => {
+      const { response, replayed } = await runPush(deps, body);
+      if (replayed) res.set('Idempotent-Replayed', 'true');
+      res.json(response);
+    },
   }),
 
   defineRoute({
@@ -108,14 +75,9 @@ export const deliveryRoutes = [
     summary: 'Broadcast an event to every connected socket',
     body: broadcastBodySchema,
     responses: { 200: { description: 'Delivered', schema: deliveryResponseSchema } },
-    handler:
-      ({ gateway, metrics, mirror }) =>
-      async ({ body }, _req, res) => {
-        const recipients = await gateway.broadcast(body.event, body.data);
-        metrics.markDelivery('broadcast', body.event, recipients);
-        mirror.publish('api.broadcast', { event: body.event, data: body.data, recipients });
-        res.json(deliveryResponse(recipients));
-      },
+    handler: (deps) => async ({ body }, _req, res) => {
+      res.json(await runBroadcast(deps, body));
+    },
   }),
 
   defineRoute({
@@ -125,17 +87,9 @@ export const deliveryRoutes = [
     summary: 'Emit an event to every socket in a room',
     body: roomBodySchema,
     responses: { 200: { description: 'Delivered', schema: deliveryResponseSchema } },
-    handler:
-      ({ gateway, metrics, mirror }) =>
-      async ({ body }, _req, res) => {
-        const recipients = await gateway.emitToRoom(body.room, body.event, body.data);
-        metrics.markDelivery('room', body.event, recipients);
-        mirror.publish('api.room', { event: body.event, data: body.data, room: body.room, recipients });
-        res.json(deliveryResponse(recipients));
-      },
+    handler: (deps) => async ({ body }, _req, res) => {
+      res.json(await runRoom(deps, body));
+    },
   }),
 ];
 
-function deliveryResponse(recipients: number): DeliveryResponse {
-  return { success: true, recipients, messageId: randomUUID(), timestamp: new Date().toISOString() };
-}
