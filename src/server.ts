@@ -274,8 +274,10 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     logger.info('shutting down: refusing new sockets, telling connected ones');
     // The ingest's batch in hand is stored and acknowledged while the stores are still open.
     await ingest?.stop();
-    io.emit('system:shutdown', { message: 'Server is shutting down', timestamp: new Date().toISOString() });
-    io.disconnectSockets();
+    // `local`: with the cluster adapter a plain io.emit / disconnectSockets would reach
+    // every node's sockets, and one node's restart would disconnect the whole cluster.
+    io.local.emit('system:shutdown', { message: 'Server is shutting down', timestamp: new Date().toISOString() });
+    io.local.disconnectSockets();
     // Give clients a moment to receive the disconnect packet and close their transports
     // (socket.io-client does so itself); io.close() would otherwise cut them off mid-write.
     const deadline = Date.now() + Math.min(1000, config.shutdownTimeoutMs / 2);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, emitWithAck, waitFor, watchUnwanted, type TestSocket } from '../support/client.js';
 import { CLUSTER_KEY, clusterSkipReason, startCluster, type TestCluster } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
+import { stopServerProcess } from '../support/server-process.js';
 import { signToken } from '../support/tokens.js';
 
 /**
@@ -108,5 +109,20 @@ describe.skipIf(skipped !== undefined)('cluster mode: delivery across nodes', ()
     await post(0, '/api/push', { userId: 'shared-id', tenantId: 'acme', event: 'tenant-only', data: {} }).expect(200);
     await post(0, '/api/push', { userId: 'shared-id', event: 'sentinel', data: {} }).expect(200);
     await unwanted.expectNothingBefore(() => sentinel);
+  });
+
+  it('lets a node shut down alone: sockets on the other nodes are neither told nor disconnected', async () => {
+    const leaving = await cluster.addNode({ NODE_ID: 'node-leaving' });
+    const staying = await connectAs(0, 'stays-connected');
+    const onLeaving = await connectClient(leaving.url, { auth: { token: signToken({ userId: 'on-leaving-node' }) } });
+    sockets.push(onLeaving);
+    const unwanted = watchUnwanted(staying, ['system:shutdown']);
+    const told = waitFor(onLeaving, 'system:shutdown');
+    await stopServerProcess(leaving, 'SIGTERM');
+    await told;
+    const sentinel = waitFor(staying, 'sentinel');
+    await post(1, '/api/push', { userId: 'stays-connected', event: 'sentinel', data: {} }).expect(200);
+    await unwanted.expectNothingBefore(() => sentinel);
+    expect(staying.connected).toBe(true);
   });
 });
