@@ -30,6 +30,8 @@ import { LiteSocket, numberAfter } from './lite-socket.js';
 interface Client {
   userId: string;
   token: string;
+  /** The node this client connects (and reconnects) to. */
+  url: string;
   socket: LiteSocket;
   lastSeq: number;
   /** Set while this worker closes the socket on purpose, so it is not counted as a drop. */
@@ -40,7 +42,6 @@ const MAX_ERRORS_KEPT = 5;
 
 const clients: Client[] = [];
 const byUser = new Map<string, Client>();
-let serverUrl = '';
 let handshakeTimeoutMs = 20_000;
 
 // What is counted between window-start and window-stop.
@@ -81,8 +82,8 @@ function onEvent(client: Client, raw: string): void {
 }
 
 /** Gives `client` a new, not yet connected socket for its user, wired to the counters. */
-function openSocket(client: Pick<Client, 'userId' | 'token'> & Partial<Client>): Client {
-  const socket = new LiteSocket({ url: serverUrl, auth: { token: client.token, userId: client.userId }, timeoutMs: handshakeTimeoutMs });
+function openSocket(client: Pick<Client, 'userId' | 'token' | 'url'> & Partial<Client>): Client {
+  const socket = new LiteSocket({ url: client.url, auth: { token: client.token, userId: client.userId }, timeoutMs: handshakeTimeoutMs });
   const wired = Object.assign(client, { socket, lastSeq: client.lastSeq ?? 0, closing: false }) as Client;
   socket.onEvent = (raw) => onEvent(wired, raw);
   socket.onClose = (reason) => {
@@ -123,10 +124,9 @@ function firstEvent(client: Client, event: string): (timeoutMs: number) => Promi
 }
 
 async function connect(cmd: ConnectCommand): Promise<ConnectResult> {
-  serverUrl = cmd.url;
   handshakeTimeoutMs = cmd.timeoutMs;
   // Tokens are signed before the clock starts: signing is the backend's cost, not the server's.
-  const pending = cmd.userIds.map((userId) => ({ userId, token: signToken(userId, cmd.jwtSecret) }));
+  const pending = cmd.userIds.map((userId, k) => ({ userId, token: signToken(userId, cmd.jwtSecret), url: cmd.urls[k % cmd.urls.length]! }));
   const histogram = new Histogram();
   const byWaited = new Map<number, Histogram>();
   const failures: string[] = [];
@@ -136,8 +136,8 @@ async function connect(cmd: ConnectCommand): Promise<ConnectResult> {
   const startedAt = now();
   const one = async () => {
     while (next < pending.length) {
-      const { userId, token } = pending[next++]!;
-      const client = openSocket({ userId, token });
+      const { userId, token, url } = pending[next++]!;
+      const client = openSocket({ userId, token, url });
       const waited = cmd.waitFor !== undefined ? firstEvent(client, cmd.waitFor.event) : undefined;
       const t0 = now();
       try {
@@ -291,7 +291,6 @@ let soak: SoakReport = { churned: 0, reconnectFailures: 0, relaysSent: 0, relayE
 const reconnecting = new Set<Promise<void>>();
 
 function startSoak(cmd: SoakStartCommand): { sockets: number } {
-  serverUrl = cmd.url;
   handshakeTimeoutMs = cmd.timeoutMs;
   soak = { churned: 0, reconnectFailures: 0, relaysSent: 0, relayErrors: 0, received: {}, connected: 0, errors: [] };
   let churnBudget = 0;
@@ -383,7 +382,8 @@ async function httpLoad(cmd: HttpLoadCommand): Promise<HttpLoadResult> {
   let next = 0;
   const run = (duration: number) =>
     autocannon({
-      url: cmd.url,
+      // autocannon takes a list too (connection i goes to url i % length); its types say string only.
+      url: cmd.urls.length === 1 ? cmd.urls[0]! : (cmd.urls as unknown as string),
       connections: cmd.connections,
       duration,
       requests: [

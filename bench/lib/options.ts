@@ -3,10 +3,19 @@ import { SERVER_KINDS, type ServerKind } from './servers.js';
 
 export const SCENARIO_IDS = ['connect', 'memory', 'notify', 'push', 'inbox', 'relay', 'durable', 'soak'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
+/** What `--nodes N` (N > 1) runs: fan-out and push, the deliveries that cross nodes. */
+export const CLUSTER_SCENARIO_IDS: readonly ScenarioId[] = ['notify', 'push'];
+/** More processes than this on one machine measure the scheduler, not the servers. */
+const MAX_NODES = 8;
 
 export interface BenchOptions {
   scenarios: ScenarioId[];
   servers: ServerKind[];
+  /**
+   * Server processes per cluster. Above 1, ours runs as one node and as N nodes sharing
+   * Redis and PostgreSQL, and the reference as N nodes on the same Redis adapter.
+   */
+  nodes: number;
   reps: number;
   soakReps: number;
   /** Seconds of each measured window (notify, push, relay, durable, each inbox push phase). */
@@ -64,6 +73,7 @@ export interface BenchOptions {
 export const DEFAULTS: BenchOptions = {
   scenarios: [...SCENARIO_IDS],
   servers: [...SERVER_KINDS],
+  nodes: 1,
   reps: 3,
   soakReps: 1,
   duration: 4,
@@ -144,6 +154,14 @@ alternating, and prints medians, ranges and ours/reference ratios.
 
   --scenarios LIST        ${SCENARIO_IDS.join(',')} (default: all; inbox runs against ours only)
   --servers LIST          ours,reference (default: both)
+  --nodes N               above 1: notify and push (the default scenarios then) against ours as
+                          today's single node, ours as N nodes and the reference as N nodes on
+                          the same Redis adapter. Each cluster shares the machine's Redis
+                          (BENCH_REDIS_URL, default redis://127.0.0.1:6379) under a key prefix of
+                          its own; ours' nodes also a PostgreSQL schema made for the run and
+                          dropped after (BENCH_DATABASE_URL, default the local "test" database).
+                          Sockets and HTTP requests spread evenly over the nodes; server CPU is
+                          summed over them. Default 1 (no cluster)
   --reps N                repetitions per scenario and server (default ${DEFAULTS.reps})
   --duration S            measured seconds of notify/push/relay/durable, and of each inbox push phase (default ${DEFAULTS.duration})
   --warmup S              traffic seconds before each measured window (default ${DEFAULTS.warmup})
@@ -179,6 +197,7 @@ alternating, and prints medians, ranges and ours/reference ratios.
   --ours-entry FILE       run this built main.js as ours (e.g. a patched copy, to try a fix)
   --ours-env KEY=VALUE    extra environment for ours; repeatable (e.g. UV_THREADPOOL_SIZE=16)
   --profile               CPU-profile each server's measured window; summaries in the run folder
+                          (with --nodes: every node's profile, the first node's summarized)
   --heap-snapshot         write a heap snapshot of each server at the memory scenario's peak
   --smoke                 tiny counts, 1 repetition, one server per kind, ours from source,
                           no RESULTS.md: proves every scenario runs (what npm test runs)
@@ -234,6 +253,7 @@ const NUMERIC: Record<string, { key: NumericKey; integer: boolean }> = {
   'soak-relay': { key: 'soakRelay', integer: false },
   'soak-notify': { key: 'soakNotify', integer: false },
   'soak-push': { key: 'soakPush', integer: false },
+  nodes: { key: 'nodes', integer: true },
 };
 
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
@@ -290,5 +310,11 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   if (typeof values.note === 'string') options.note = values.note;
   if (values.quiet === true) options.quiet = true;
   if (options.scenarios.length === 0) throw new Error('--scenarios: nothing to run');
+  if (options.nodes > MAX_NODES) throw new Error(`--nodes: at most ${MAX_NODES}, got ${options.nodes}`);
+  if (options.nodes > 1) {
+    if (typeof values.scenarios !== 'string') options.scenarios = [...CLUSTER_SCENARIO_IDS];
+    const other = options.scenarios.filter((id) => !CLUSTER_SCENARIO_IDS.includes(id));
+    if (other.length > 0) throw new Error(`--nodes ${options.nodes}: runs ${CLUSTER_SCENARIO_IDS.join(' and ')} only, not ${other.join(', ')}`);
+  }
   return options;
 }

@@ -11,7 +11,8 @@ export const now = (): number => performance.timeOrigin + performance.now();
 
 export interface ConnectCommand {
   cmd: 'connect';
-  url: string;
+  /** The server's nodes: the k-th of `userIds` connects to `urls[k % urls.length]`. */
+  urls: string[];
   userIds: string[];
   jwtSecret: string;
   /** Handshakes in flight at once in this worker. */
@@ -64,7 +65,6 @@ export interface TrafficStartCommand {
 
 export interface SoakStartCommand {
   cmd: 'soak-start';
-  url: string;
   jwtSecret: string;
   /** Sockets of this worker closed and reopened per second (half gracefully, half dropped). */
   churnPerSecond: number;
@@ -77,7 +77,8 @@ export interface SoakStartCommand {
 
 export interface HttpLoadCommand {
   cmd: 'http-load';
-  url: string;
+  /** The server's nodes; autocannon's connections are dealt over them round robin. */
+  urls: string[];
   path: string;
   apiKey: string;
   /** Request bodies, used round robin. `"t":0` in a body is replaced by the send time. */

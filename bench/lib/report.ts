@@ -6,10 +6,14 @@ import type { Goal, MetricSpec, RunResult, Scenario } from '../scenarios/kit.js'
 import type { BenchOptions, ScenarioId } from './options.js';
 import { RAISED_LIMITS, ROOT, type ServerKind } from './servers.js';
 import { median, range } from './stats.js';
+import { targetId } from './targets.js';
 
 export interface RunRecord {
   scenario: ScenarioId;
-  server: ServerKind;
+  /** The target's id (bench/lib/targets.ts): `ours` and `reference`, or e.g. `ours-2nodes` with --nodes. */
+  server: string;
+  kind: ServerKind;
+  nodes: number;
   rep: number;
   startedAt: string;
   seconds: number;
@@ -115,15 +119,18 @@ function goalMet(goal: Goal | undefined, ours: SideSummary | undefined, ratio: n
   }
 }
 
+/** One metric's values over the repetitions of one scenario on one target; diagnostics too, by key. */
+function valuesOf(records: readonly RunRecord[], scenario: ScenarioId, server: string, key: string, from: 'metrics' | 'diagnostics' = 'metrics'): number[] {
+  return records
+    .filter((r) => r.scenario === scenario && r.server === server && r.result !== undefined)
+    .map((r) => r.result![from][key] ?? Number.NaN);
+}
+
 export function summarize(records: readonly RunRecord[], scenarios: readonly Scenario[]): MetricSummary[] {
   return scenarios.flatMap((scenario) =>
     scenario.metrics.map((metric) => {
-      const values = (server: ServerKind) =>
-        records
-          .filter((r) => r.scenario === scenario.id && r.server === server && r.result !== undefined)
-          .map((r) => r.result!.metrics[metric.key] ?? Number.NaN);
-      const ours = side(values('ours'));
-      const reference = side(values('reference'));
+      const ours = side(valuesOf(records, scenario.id, targetId('ours', 1), metric.key));
+      const reference = side(valuesOf(records, scenario.id, targetId('reference', 1), metric.key));
       const ratio = ours !== undefined && reference !== undefined ? ours.median / reference.median : Number.NaN;
       return { scenario: scenario.id, metric, ours, reference, ratio, goal: goalText(metric), met: goalMet(metric.goal, ours, ratio) };
     }),
@@ -199,6 +206,87 @@ export function renderMarkdown(summaries: readonly MetricSummary[]): string {
   return rows.map((row) => `| ${row.join(' | ')} |`).join('\n');
 }
 
+/** --nodes N: one metric of ours as 1 node and as N nodes, and of the reference as N nodes. */
+export interface NodesMetricSummary {
+  scenario: ScenarioId;
+  metric: MetricSpec;
+  oneNode: SideSummary | undefined;
+  cluster: SideSummary | undefined;
+  reference: SideSummary | undefined;
+  /** Ours at N nodes / ours at 1 node (medians). */
+  scaling: number;
+  /** Ours / reference, both at N nodes (medians). */
+  versusReference: number;
+}
+
+const ratioOf = (a: SideSummary | undefined, b: SideSummary | undefined) => (a !== undefined && b !== undefined ? a.median / b.median : Number.NaN);
+
+/**
+ * The --nodes table: every metric of the scenarios, and one more row per scenario, the
+ * cluster's Redis CPU per operation (a diagnostic: the work clustering moves out of the
+ * nodes, which the nodes' CPU does not show).
+ */
+export function summarizeNodes(records: readonly RunRecord[], scenarios: readonly Scenario[], nodes: number): NodesMetricSummary[] {
+  return scenarios.flatMap((scenario) => {
+    const cpu = scenario.metrics.find((m) => m.key.startsWith('cpuPer'));
+    const redis: MetricSpec[] =
+      cpu === undefined ? [] : [{ key: 'redisCpuPerOperation', label: cpu.label.replace(/^server /, 'Redis '), unit: 'µs', better: 'lower' }];
+    return [...scenario.metrics, ...redis].map((metric) => {
+      // A diagnostic absent from a target (Redis CPU of the single node) shows as '-', not as n/a.
+      const from = metric.key === 'redisCpuPerOperation' ? 'diagnostics' : 'metrics';
+      const of = (kind: ServerKind, n: number) => {
+        const values = valuesOf(records, scenario.id, targetId(kind, n), metric.key, from);
+        return side(from === 'diagnostics' ? values.filter(Number.isFinite) : values);
+      };
+      const oneNode = of('ours', 1);
+      const cluster = of('ours', nodes);
+      const reference = of('reference', nodes);
+      return { scenario: scenario.id, metric, oneNode, cluster, reference, scaling: ratioOf(cluster, oneNode), versusReference: ratioOf(cluster, reference) };
+    });
+  });
+}
+
+const ratioCell = (ratio: number) => (Number.isFinite(ratio) ? ratio.toFixed(2) : '-');
+
+function nodesTable(summaries: readonly NodesMetricSummary[], nodes: number): string[][] {
+  const header = ['scenario', 'metric', 'ours, 1 node', `ours, ${nodes} nodes`, `reference, ${nodes} nodes`, `ours ${nodes} nodes/1`, `ours/ref at ${nodes}`];
+  return [
+    header,
+    ...summaries.map((s) => [
+      s.scenario,
+      s.metric.label,
+      cell(s.oneNode, s.metric.unit),
+      cell(s.cluster, s.metric.unit),
+      cell(s.reference, s.metric.unit),
+      ratioCell(s.scaling),
+      ratioCell(s.versusReference),
+    ]),
+  ];
+}
+
+export function renderNodesText(summaries: readonly NodesMetricSummary[], nodes: number): string {
+  const rows = nodesTable(summaries, nodes);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function renderNodesMarkdown(summaries: readonly NodesMetricSummary[], nodes: number): string {
+  const [header, ...rows] = nodesTable(summaries, nodes);
+  return [header!, header!.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+}
+
+/**
+ * What --nodes N measures, said wherever its figures appear: on a machine with few cores
+ * the N nodes, Redis and the client processes share them, so throughput cannot grow N-fold.
+ */
+export function nodesCaveat(nodes: number, cores: number): string {
+  return (
+    `${nodes} nodes on ${cores} core${cores === 1 ? '' : 's'}: the nodes, Redis and the client processes share ${cores === 1 ? 'it' : 'them'}, ` +
+    `so ${cores <= nodes ? `${cores} cores cap what ${nodes} nodes can show: ` : ''}throughput here says little about adding machines; ` +
+    'server CPU per delivery/request (summed over the nodes, and Redis CPU beside it) is the figure that carries over.'
+  );
+}
+
 const pct = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? '-' : `${Math.round(value * 100)}%`);
 
 export interface Report {
@@ -206,8 +294,14 @@ export interface Report {
   machine: Machine;
   options: BenchOptions;
   oursRunsAs: string;
-  scenarios: { id: ScenarioId; title: string; description: string; repetitions: number; servers: ServerKind[] }[];
+  /** Target ids (bench/lib/targets.ts) per scenario. */
+  scenarios: { id: ScenarioId; title: string; description: string; repetitions: number; servers: string[] }[];
+  /** Ours vs the reference, one process each (empty with --nodes). */
   summaries: MetricSummary[];
+  /** With --nodes N: ours at N nodes vs 1, and vs the reference at N. */
+  nodeSummaries?: NodesMetricSummary[];
+  /** With --nodes N: how the clusters were joined (bench/lib/cluster.ts). */
+  clusterSetup?: string;
   diagnostics: Record<string, Record<string, Record<string, number>>>;
   runs: RunRecord[];
   totalSeconds: number;
@@ -229,6 +323,12 @@ export function renderMarkdownSection(report: Report, jsonPath: string): string 
       `rate limits raised (${Object.keys(RAISED_LIMITS).join(', ')} = 10,000,000) so that they do not cap throughput. ` +
       `Reference: bench/reference/server.ts. Each run starts a fresh server process; servers alternate; clients run in ` +
       `${report.options.workers} separate processes; all traffic on 127.0.0.1. Whole run: ${Math.round(report.totalSeconds)} s.`,
+  );
+  const nodes = report.options.nodes;
+  if (report.nodeSummaries !== undefined && report.clusterSetup !== undefined) {
+    lines.push('', `Clusters (--nodes ${nodes}): ${report.clusterSetup}`, '', `**${nodesCaveat(nodes, m.cores)}**`);
+  }
+  lines.push(
     '',
     'What ran:',
     '',
@@ -237,12 +337,26 @@ export function renderMarkdownSection(report: Report, jsonPath: string): string 
         `- ${s.id} (${s.repetitions} run${s.repetitions === 1 ? '' : 's'} per server${s.servers.length === 1 ? `, ${s.servers[0]} only` : ''}): ${s.title}; ${s.description}`,
     ),
     '',
-    renderMarkdown(report.summaries),
-    '',
-    'Load during the measured windows (medians; event-loop utilization, 1 = saturated): server ours / reference, busiest client process ours / reference:',
+    report.nodeSummaries !== undefined ? renderNodesMarkdown(report.nodeSummaries, nodes) : renderMarkdown(report.summaries),
     '',
   );
-  for (const s of report.scenarios) {
+  if (report.nodeSummaries !== undefined) {
+    lines.push(
+      'Load during the measured windows (medians; event-loop utilization, 1 = saturated, the mean over a cluster\'s nodes; ' +
+        'server CPU in % of one core, summed over the nodes): per target, server busy, server CPU, busiest client process:',
+      '',
+    );
+    for (const s of report.scenarios) {
+      const d = report.diagnostics[s.id];
+      const parts = s.servers.map(
+        (target) => `${target} ${pct(d?.[target]?.serverElu)}, ${Math.round(d?.[target]?.serverCpuPercent ?? Number.NaN)}%, ${pct(d?.[target]?.clientEluMax)}`,
+      );
+      lines.push(`- ${s.id}: ${parts.join('; ')}`);
+    }
+  } else {
+    lines.push('Load during the measured windows (medians; event-loop utilization, 1 = saturated): server ours / reference, busiest client process ours / reference:', '');
+  }
+  for (const s of report.nodeSummaries !== undefined ? [] : report.scenarios) {
     const d = report.diagnostics[s.id];
     if (d?.ours?.serverElu === undefined && d?.reference?.serverElu === undefined) continue;
     lines.push(

@@ -146,21 +146,36 @@ function httpStatus(url: string): Promise<number> {
 }
 
 export interface ServerUsage {
-  /** CPU (user + system) milliseconds. */
+  /** CPU (user + system) milliseconds, summed over the server's processes. */
   cpuMs: number;
-  /** CPU (user + system) as a percentage of one core. */
+  /** CPU (user + system) as a percentage of one core, summed over the server's processes (so above 100 for a cluster that used more than a core). */
   cpuPercent: number;
-  /** Event-loop utilization, 0–1: near 1 means the server was the bottleneck. */
+  /** Event-loop utilization, 0–1 (a cluster's: the mean of its nodes'): near 1 means the server was the bottleneck. */
   elu: number;
+  /** Server processes measured: 1, or the nodes of a cluster. */
+  processes: number;
 }
+
+/** A usage reading of the server: one process's, or the sum over a cluster's nodes. */
+export type UsageReading = ProbeUsage & { processes: number };
 
 export interface RunningServer {
   readonly kind: ServerKind;
+  /** The first node's URL (the only one for a single process). */
   readonly url: string;
+  /** Every node's URL, in node order: clients and requests are spread over these. */
+  readonly urls: readonly string[];
   readonly pid: number;
   readonly logFile: string;
+  /** Summed over a cluster's nodes. */
   memory(): Promise<ProbeMemory>;
-  usage(): Promise<ProbeUsage>;
+  usage(): Promise<UsageReading>;
+  /**
+   * CPU milliseconds the cluster's Redis server has used since it started (INFO cpu): the
+   * work a cluster moves out of the nodes. Whole-server figures, so anything else using
+   * that Redis is counted too. Absent for a single process.
+   */
+  redisCpuMs?(): Promise<number>;
   heapSnapshot(file: string): Promise<string>;
   profileStart(): Promise<void>;
   /** Writes the CPU profile since profileStart() to `file`. */
@@ -168,12 +183,12 @@ export interface RunningServer {
   stop(): Promise<number | null>;
 }
 
-export function usageBetween(start: ProbeUsage, end: ProbeUsage): ServerUsage {
+export function usageBetween(start: UsageReading, end: UsageReading): ServerUsage {
   const wallMs = end.at - start.at;
   const cpuMs = (end.cpuUser - start.cpuUser + end.cpuSystem - start.cpuSystem) / 1000;
   const active = end.eluActive - start.eluActive;
   const idle = end.eluIdle - start.eluIdle;
-  return { cpuMs, cpuPercent: (cpuMs / wallMs) * 100, elu: active + idle > 0 ? active / (active + idle) : 0 };
+  return { cpuMs, cpuPercent: (cpuMs / wallMs) * 100, elu: active + idle > 0 ? active / (active + idle) : 0, processes: end.processes };
 }
 
 export interface StartOptions {
@@ -182,6 +197,8 @@ export interface StartOptions {
   label: string;
   /** Added to ours' environment (after the production settings, so it can override them). */
   extraEnv?: Record<string, string>;
+  /** Added to either server's environment: a cluster node's settings (Redis, PostgreSQL, node id). */
+  clusterEnv?: Record<string, string>;
   /** Descriptors the server may need (connections + margin). */
   openFiles: number;
   maxLifetimeMs: number;
@@ -216,10 +233,11 @@ export async function startServer(kind: ServerKind, prepared: PreparedServers, o
       // As `npm start` sets it: more libuv threads, so fsyncs of different sessions overlap.
       UV_THREADPOOL_SIZE: '16',
       ...RAISED_LIMITS,
+      ...options.clusterEnv,
       ...options.extraEnv,
     });
   } else {
-    env.NODE_ENV = 'production';
+    Object.assign(env, { NODE_ENV: 'production', ...options.clusterEnv });
   }
   const args = ['--expose-gc', '--import', pathToFileURL(prepared.probe).href];
   if (kind === 'ours') {
@@ -273,10 +291,11 @@ export async function startServer(kind: ServerKind, prepared: PreparedServers, o
   return {
     kind,
     url,
+    urls: [url],
     pid: child.pid ?? -1,
     logFile,
     memory: () => probe<ProbeMemory>({ cmd: 'memory' }),
-    usage: () => probe<ProbeUsage>({ cmd: 'usage' }),
+    usage: async () => ({ ...(await probe<ProbeUsage>({ cmd: 'usage' })), processes: 1 }),
     heapSnapshot: async (file) => (await probe<{ path: string }>({ cmd: 'snapshot', path: file })).path,
     profileStart: async () => {
       await probe({ cmd: 'profile-start' });

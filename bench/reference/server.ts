@@ -13,6 +13,11 @@
  * A socket joins user:{auth.userId}: the clients send the same handshake to both servers
  * (a token and the userId), and this one simply believes the userId.
  *
+ * With REDIS_URL set (the benchmark's --nodes), nodes join through the adapter ours uses,
+ * @socket.io/redis-streams-adapter on a node-redis 5 client, set up as its README does:
+ * default options but for the names, which REDIS_KEY_PREFIX keeps apart from any other
+ * cluster on that Redis. Without it the server stays bare and never loads either module.
+ *
  *   PORT=3001 HOST=127.0.0.1 node --import tsx bench/reference/server.ts
  */
 import { randomUUID } from 'node:crypto';
@@ -39,6 +44,15 @@ const app = express();
 app.use(express.json());
 const httpServer = createServer(app);
 const io = new Server(httpServer);
+
+const redisUrl = process.env.REDIS_URL;
+if (redisUrl !== undefined && redisUrl !== '') {
+  const [{ createClient }, { createAdapter }] = await Promise.all([import('redis'), import('@socket.io/redis-streams-adapter')]);
+  const redis = createClient({ url: redisUrl });
+  await redis.connect();
+  const prefix = process.env.REDIS_KEY_PREFIX ?? 'reference';
+  io.adapter(createAdapter(redis, { streamName: `${prefix}:socket.io`, channelPrefix: `${prefix}:socket.io`, sessionKeyPrefix: `${prefix}:socket.io:session:` }));
+}
 
 app.get('/health', (_req, res) => {
   res.json({ status: 'healthy' });

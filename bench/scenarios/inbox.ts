@@ -83,7 +83,7 @@ const pushBodies = (users: readonly string[], persist: boolean) =>
 function httpLoad(ctx: RunContext, loader: number, bodies: string[], seconds: number): Promise<HttpLoadResult> {
   return ctx.workers.call<HttpLoadResult>(loader, {
     cmd: 'http-load',
-    url: ctx.server.url,
+    urls: [...ctx.server.urls],
     path: PUSH_PATH,
     apiKey: SECRETS.apiKey,
     bodies,

@@ -103,7 +103,7 @@ export async function connectLists(
         ? undefined
         : ctx.workers.call<ConnectResult>(workers[i]!, {
             cmd: 'connect',
-            url: ctx.server.url,
+            urls: [...ctx.server.urls],
             userIds: ids,
             jwtSecret: SECRETS.jwtSecret,
             concurrency: how.concurrency ?? ctx.options.concurrency,
@@ -157,18 +157,24 @@ export interface Measured<T> {
   value: T;
   server: ServerUsage;
   clients: WindowReport[];
+  /** A cluster's Redis: its CPU milliseconds in the window (whole Redis server). */
+  redisCpuMs?: number;
 }
 
 /** Runs `during` inside a measured window: worker counters and server CPU cover exactly it. */
 export async function measure<T>(ctx: RunContext, during: () => Promise<T>): Promise<Measured<T>> {
   if (ctx.profileFile !== undefined) await ctx.server.profileStart();
   await ctx.workers.all({ cmd: 'window-start' });
+  const redisBefore = await ctx.server.redisCpuMs?.();
   const before = await ctx.server.usage();
   const value = await during();
   const after = await ctx.server.usage();
+  const redisAfter = await ctx.server.redisCpuMs?.();
   const clients = await ctx.workers.all<WindowReport>({ cmd: 'window-stop' });
   if (ctx.profileFile !== undefined) await ctx.server.profileStop(ctx.profileFile);
-  return { value, server: usageBetween(before, after), clients };
+  const measured: Measured<T> = { value, server: usageBetween(before, after), clients };
+  if (redisBefore !== undefined && redisAfter !== undefined) measured.redisCpuMs = redisAfter - redisBefore;
+  return measured;
 }
 
 /**
@@ -178,6 +184,15 @@ export async function measure<T>(ctx: RunContext, during: () => Promise<T>): Pro
  */
 export const cpuPerOperation = (measured: Measured<unknown>, operations: number) =>
   operations > 0 ? (measured.server.cpuMs * 1000) / operations : Number.NaN;
+
+/**
+ * A cluster's diagnostics beyond its nodes: Redis CPU per operation in microseconds (the
+ * delivery work a cluster moves out of the nodes) and the node count; nothing for a single process.
+ */
+export function clusterDiagnostics(measured: Measured<unknown>, operations: number): Record<string, number> {
+  if (measured.redisCpuMs === undefined) return {};
+  return { nodes: measured.server.processes, redisCpuPerOperation: operations > 0 ? (measured.redisCpuMs * 1000) / operations : Number.NaN };
+}
 
 /** Post-GC heap of the server, in MiB: what traffic left behind (e.g. buffers kept for connection recovery). */
 export async function heapMiB(ctx: RunContext): Promise<number> {
@@ -198,9 +213,14 @@ export function loadDiagnostics(measured: Measured<unknown>, notes: string[]): R
   if (clientElu > 0.9 && measured.server.elu < 0.85) {
     notes.push(`client-bound: a client process was busy ${(clientElu * 100).toFixed(0)}% while the server was ${(measured.server.elu * 100).toFixed(0)}%`);
   }
-  if (measured.server.elu > 0.9 && measured.server.cpuPercent < 80) {
+  // A cluster's CPU is summed over its nodes: what one node got is the share compared here.
+  const perProcessCpu = measured.server.cpuPercent / measured.server.processes;
+  if (measured.server.elu > 0.9 && perProcessCpu < 80) {
+    const busy = (measured.server.elu * 100).toFixed(0);
     notes.push(
-      `machine oversubscribed: the server had work ${(measured.server.elu * 100).toFixed(0)}% of the time but got ${measured.server.cpuPercent.toFixed(0)}% of a core`,
+      measured.server.processes === 1
+        ? `machine oversubscribed: the server had work ${busy}% of the time but got ${perProcessCpu.toFixed(0)}% of a core`
+        : `machine oversubscribed: the ${measured.server.processes} nodes had work ${busy}% of the time but got ${perProcessCpu.toFixed(0)}% of a core each (means over the nodes)`,
     );
   }
   const disconnects = measured.clients.reduce((sum, c) => sum + c.disconnects, 0);

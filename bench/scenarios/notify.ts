@@ -2,6 +2,7 @@ import { createPoster } from '../lib/http-client.js';
 import { now } from '../lib/protocol.js';
 import { SECRETS } from '../lib/servers.js';
 import {
+  clusterDiagnostics,
   connectEverywhere,
   cpuPerOperation,
   heapMiB,
@@ -22,10 +23,13 @@ import {
  * client processes report the lowest sequence number every socket has received). So the
  * server runs flat out, yet queues cannot grow without bound and the latency measured is
  * that of a saturated server, not of an ever-growing backlog.
+ *
+ * A cluster's nodes take the POSTs in turn, so each notification reaches the sockets of
+ * the other nodes through the cluster.
  */
 function startPublisher(ctx: RunContext) {
   const window = ctx.options.notifyWindow;
-  const poster = createPoster(ctx.server.url, SECRETS.apiKey, window);
+  const posters = ctx.server.urls.map((url) => createPoster(url, SECRETS.apiKey, window));
   const progress = new Map<number, number>();
   let seq = 0;
   let inFlight = 0;
@@ -41,7 +45,7 @@ function startPublisher(ctx: RunContext) {
       seq += 1;
       inFlight += 1;
       const body = { title: 'Bench', message: 'You have a new message', type: 'info', seq, t: now() };
-      poster
+      posters[seq % posters.length]!
         .post('/notify', body)
         .then(
           (status) => {
@@ -78,10 +82,13 @@ function startPublisher(ctx: RunContext) {
     async stop() {
       running = false;
       clearInterval(watchdog);
-      ctx.workers.onProgress(undefined);
       for (let waited = 0; inFlight > 0 && waited < 10_000; waited += 20) await sleep(20);
-      poster.close();
-      return { sent: seq, failures, lastFailure, stalled };
+      // Every connected socket must catch up with the last notification: one that does not
+      // within 10 s (a node that never hears of the other nodes' notifications) makes the run fail.
+      for (let waited = 0; failures === 0 && everywhere() < seq && waited < 10_000; waited += 20) await sleep(20);
+      ctx.workers.onProgress(undefined);
+      for (const poster of posters) poster.close();
+      return { sent: seq, failures, lastFailure, stalled, lowestEverywhere: everywhere() };
     },
   };
 }
@@ -108,6 +115,9 @@ export const notifyScenario: Scenario = {
     await sleep(options.warmup * 1000);
     const measured = await measure(ctx, () => sleep(options.duration * 1000));
     const published = await publisher.stop();
+    if (published.failures === 0 && published.lowestEverywhere < published.sent) {
+      throw new Error(`notification ${published.sent} (the last) had not reached every socket 10 s later: some socket's latest is ${published.lowestEverywhere}`);
+    }
     const heapAfter = await heapMiB(ctx);
     await ctx.workers.all({ cmd: 'close-all', graceful: false });
 
@@ -130,6 +140,7 @@ export const notifyScenario: Scenario = {
         notificationsPerSecond: (delivered / options.notifyClients / wallMs) * 1000,
         published: published.sent,
         publishFailures: published.failures,
+        ...clusterDiagnostics(measured, delivered),
         ...loadDiagnostics(measured, notes),
       },
       notes,

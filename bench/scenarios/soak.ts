@@ -51,7 +51,6 @@ export const soakScenario: Scenario = {
     if (ctx.profileFile !== undefined) await server.profileStart();
     await workers.all({
       cmd: 'soak-start',
-      url: server.url,
       jwtSecret: SECRETS.jwtSecret,
       churnPerSecond: options.soakChurn / workers.size,
       relayPerSecond: options.soakRelay / workers.size,
