@@ -38,10 +38,11 @@ import type { Scenario } from './scenarios/kit.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { notifyScenario } from './scenarios/notify.js';
 import { pushScenario } from './scenarios/push.js';
+import { batchScenario } from './scenarios/batch.js';
 import { soakScenario } from './scenarios/soak.js';
 import { durableScenario, relayScenario } from './scenarios/traffic.js';
 
-const SCENARIOS: readonly Scenario[] = [connectScenario, memoryScenario, notifyScenario, pushScenario, inboxScenario, relayScenario, durableScenario, soakScenario];
+const SCENARIOS: readonly Scenario[] = [connectScenario, memoryScenario, notifyScenario, pushScenario, batchScenario, inboxScenario, relayScenario, durableScenario, soakScenario];
 
 /** An upper bound on one run, so that a server never outlives a run that went wrong by much. */
 function runBoundMs(scenario: Scenario, options: BenchOptions): number {

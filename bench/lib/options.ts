@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { SERVER_KINDS, type ServerKind } from './servers.js';
 
-export const SCENARIO_IDS = ['connect', 'memory', 'notify', 'push', 'inbox', 'relay', 'durable', 'soak'] as const;
+export const SCENARIO_IDS = ['connect', 'memory', 'notify', 'push', 'batch', 'inbox', 'relay', 'durable', 'soak'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 /** What `--nodes N` (N > 1) runs: fan-out and push, the deliveries that cross nodes. */
 export const CLUSTER_SCENARIO_IDS: readonly ScenarioId[] = ['notify', 'push'];
@@ -30,6 +30,8 @@ export interface BenchOptions {
   notifyClients: number;
   notifyWindow: number;
   pushUsers: number;
+  /** Pushes per POST /api/batch in the batch scenario. */
+  batchSize: number;
   httpConnections: number;
   /** Users of the inbox scenario's pushes, every other one online; the 1,000-user push goes to the first 1,000. */
   inboxUsers: number;
@@ -85,6 +87,7 @@ export const DEFAULTS: BenchOptions = {
   notifyClients: 1000,
   notifyWindow: 8,
   pushUsers: 100,
+  batchSize: 100,
   httpConnections: 10,
   inboxUsers: 1000,
   inboxFanouts: 100,
@@ -127,6 +130,7 @@ const SMOKE: Partial<BenchOptions> = {
   memoryClients: 20,
   notifyClients: 10,
   pushUsers: 5,
+  batchSize: 5,
   httpConnections: 2,
   inboxUsers: 10,
   inboxFanouts: 3,
@@ -171,7 +175,8 @@ alternating, and prints medians, ranges and ours/reference ratios.
   --memory-clients N      memory scenario (default ${DEFAULTS.memoryClients})
   --notify-clients N      notify fan-out receivers (default ${DEFAULTS.notifyClients})
   --notify-window N       notifications not yet received by every client, at most (default ${DEFAULTS.notifyWindow})
-  --push-users N          /api/push target users (default ${DEFAULTS.pushUsers})
+  --push-users N          /api/push target users, also of the batch scenario (default ${DEFAULTS.pushUsers})
+  --batch-size N          pushes per POST /api/batch in the batch scenario (default ${DEFAULTS.batchSize})
   --http-connections N    autocannon connections (default ${DEFAULTS.httpConnections})
   --inbox-users N         inbox: persisted vs plain /api/push targets, every other one online;
                           the first 1,000 are the userIds of the fan-out push (default ${DEFAULTS.inboxUsers})
@@ -237,6 +242,7 @@ const NUMERIC: Record<string, { key: NumericKey; integer: boolean }> = {
   'notify-clients': { key: 'notifyClients', integer: true },
   'notify-window': { key: 'notifyWindow', integer: true },
   'push-users': { key: 'pushUsers', integer: true },
+  'batch-size': { key: 'batchSize', integer: true },
   'http-connections': { key: 'httpConnections', integer: true },
   'inbox-users': { key: 'inboxUsers', integer: true },
   'inbox-fanouts': { key: 'inboxFanouts', integer: true },
@@ -310,6 +316,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   if (typeof values.note === 'string') options.note = values.note;
   if (values.quiet === true) options.quiet = true;
   if (options.scenarios.length === 0) throw new Error('--scenarios: nothing to run');
+  if (options.batchSize < 1 || options.batchSize > 1000) throw new Error(`--batch-size: 1 to 1000 (what POST /api/batch takes), got ${options.batchSize}`);
   if (options.nodes > MAX_NODES) throw new Error(`--nodes: at most ${MAX_NODES}, got ${options.nodes}`);
   if (options.nodes > 1) {
     if (typeof values.scenarios !== 'string') options.scenarios = [...CLUSTER_SCENARIO_IDS];

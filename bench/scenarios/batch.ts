@@ -1,0 +1,85 @@
+import type { HttpLoadResult } from '../lib/protocol.js';
+import { SECRETS } from '../lib/servers.js';
+import { connectLists, cpuPerOperation, dealAcross, loadDiagnostics, measure, sumReceived, userIds, warmUp, type Scenario } from './kit.js';
+
+const EVENT = 'bench:batch';
+
+/**
+ * The same deliveries two ways (issue 14): ours takes them as POST /api/batch of
+ * --batch-size pushes each, the reference as one POST /api/push per delivery, which is
+ * all it has. Both cycle through the same N users, each with one connected socket, so
+ * the figure that compares is deliveries per second (and server CPU per delivery), not
+ * requests.
+ */
+export const batchScenario: Scenario = {
+  id: 'batch',
+  title: 'the same pushes as POST /api/batch (ours) and one POST /api/push each (reference)',
+  describe: (o) =>
+    `${o.pushUsers} users; ours: batches of ${o.batchSize} pushes, reference: one push per request; autocannon ${o.httpConnections} connections, ${o.warmup} s warm-up + ${o.duration} s measured`,
+  metrics: [
+    { key: 'deliveriesPerSecond', label: 'pushes delivered/s', unit: '/s', better: 'higher' },
+    { key: 'cpuPerDelivery', label: 'server CPU per push', unit: 'µs', better: 'lower' },
+    { key: 'requestsPerSecond', label: 'requests/s', unit: '/s', better: 'higher' },
+    { key: 'p50Ms', label: 'HTTP p50 (a batch is one request)', unit: 'ms', better: 'lower' },
+  ],
+  repetitions: (o) => o.reps,
+  sockets: (o) => o.pushUsers,
+  async run(ctx) {
+    const { options, workers } = ctx;
+    await warmUp(ctx);
+    const loader = workers.size - 1;
+    const receivers = workers.size > 1 ? Array.from({ length: workers.size - 1 }, (_, i) => i) : [0];
+    const users = userIds('b', options.pushUsers);
+    await connectLists(ctx, dealAcross(users, receivers.length), receivers);
+    await workers.all({ cmd: 'track', events: [EVENT] });
+    const push = (userId: string) => ({ userId, event: EVENT, data: { title: 'Bench', orderId: 42, t: 0 } });
+    const batched = ctx.kind === 'ours';
+    const perRequest = batched ? options.batchSize : 1;
+    // Batch i starts at user i * batchSize (mod N), so every user gets as many pushes.
+    const bodies = batched
+      ? users.map((_user, start) =>
+          JSON.stringify({ items: Array.from({ length: perRequest }, (_unused, k) => ({ op: 'push', ...push(users[(start + k) % users.length]!) })) }),
+        )
+      : users.map((userId) => JSON.stringify(push(userId)));
+    const load = (seconds: number) =>
+      workers.call<HttpLoadResult>(loader, {
+        cmd: 'http-load',
+        urls: [...ctx.server.urls],
+        path: batched ? '/api/batch' : '/api/push',
+        apiKey: SECRETS.apiKey,
+        bodies,
+        connections: options.httpConnections,
+        warmupSeconds: 0,
+        durationSeconds: seconds,
+      });
+    if (options.warmup >= 1) await load(options.warmup);
+    const measured = await measure(ctx, () => load(options.duration));
+    await workers.all({ cmd: 'close-all', graceful: false });
+
+    const result = measured.value;
+    if (result.non2xx > 0 || result.requests === 0) {
+      throw new Error(`${batched ? 'POST /api/batch' : 'POST /api/push'} answered ${result.non2xx} non-2xx of ${result.requests + result.non2xx} (errors ${result.errors})`);
+    }
+    const deliveries = result.requests * perRequest;
+    const delivered = sumReceived(measured.clients, EVENT);
+    const notes: string[] = [];
+    if (delivered < deliveries * 0.95) notes.push(`only ${delivered} of ${deliveries} pushes reached their socket within the window`);
+    return {
+      metrics: {
+        deliveriesPerSecond: result.requestsPerSecond * perRequest,
+        cpuPerDelivery: cpuPerOperation(measured, deliveries),
+        requestsPerSecond: result.requestsPerSecond,
+        p50Ms: result.p50,
+      },
+      diagnostics: {
+        requests: result.requests,
+        pushesPerRequest: perRequest,
+        deliveredRatio: delivered / deliveries,
+        httpErrors: result.errors,
+        loadGeneratorCpuPercent: result.cpuPercent,
+        ...loadDiagnostics(measured, notes),
+      },
+      notes,
+    };
+  },
+};
