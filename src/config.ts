@@ -98,6 +98,7 @@ const envSchema = z.object({
   DATABASE_POOL_MAX: int(10, 1, 1000),
   REDIS_URL: optionalText,
   REDIS_KEY_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_.:{}-]{1,64}$/, 'must be 1-64 characters of letters, digits and _.:{}-').default('rns'),
+  CLUSTER_HEARTBEAT_MS: int(3_000, 100, 60_000),
 });
 
 export type Environment = 'development' | 'production' | 'test';
@@ -229,6 +230,11 @@ export interface Config {
         readonly redisUrl: string;
         /** Prefix of every key and channel this deployment uses in Redis (REDIS_KEY_PREFIX), so several can share one. */
         readonly keyPrefix: string;
+        /**
+         * How often a node tells Redis it is alive and refreshes its presence (CLUSTER_HEARTBEAT_MS); a
+         * node silent for 3 of them is dead, and its sockets leave every count. The same on every node.
+         */
+        readonly heartbeatMs: number;
       }
     | undefined;
 }
@@ -427,7 +433,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             claimIdleMs: e.INGEST_CLAIM_IDLE_MS,
           },
     database: e.DATABASE_URL === undefined ? undefined : { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
-    cluster: e.REDIS_URL === undefined ? undefined : { redisUrl: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    cluster: e.REDIS_URL === undefined ? undefined : { redisUrl: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, heartbeatMs: e.CLUSTER_HEARTBEAT_MS },
   };
   return deepFreeze(config);
 }

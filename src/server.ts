@@ -26,10 +26,13 @@ import { createRedisStreamsIngest } from './integrations/redis-streams-ingest.js
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createClusterAdapter } from './cluster/cluster-adapter.js';
+import { createClusterPresence } from './cluster/cluster-presence.js';
 import { createClusterRedis } from './cluster/redis-connection.js';
 import { createActionRegistry } from './realtime/action-registry.js';
 import { clientAddressOf, type TrustProxy } from './realtime/connection-admission.js';
 import { createSocketEventMirror } from './realtime/event-mirror.js';
+import { clusterAudience } from './realtime/relay-audience.js';
+import { EVENT_STREAM_ROOM } from './realtime/rooms.js';
 import { attachSocketHandlers, createSocketServer, type AppServer } from './realtime/io.js';
 import { createSocketGateway } from './realtime/socket-gateway.js';
 import { createFileChatStore } from './storage/file/file-chat-store.js';
@@ -39,6 +42,8 @@ import { createPostgresDatabase } from './storage/postgres/postgres-database.js'
 import { createPostgresInboxStore } from './storage/postgres/postgres-inbox-store.js';
 import { createPostgresJobStore } from './storage/postgres/postgres-job-store.js';
 import { createFlexibleRateLimiter } from './storage/rate-limiter.js';
+import { createRedisNonceStore } from './storage/redis/redis-nonce-store.js';
+import { createRedisRateLimiter } from './storage/redis/redis-rate-limiter.js';
 import { createSqliteInboxStore } from './storage/sqlite/sqlite-inbox-store.js';
 import { createSqliteJobStore } from './storage/sqlite/sqlite-job-store.js';
 
@@ -91,8 +96,6 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   const info = { ...pkg, environment: config.env };
   const clock = overrides.clock ?? systemClock;
 
-  const perMinute = (keyPrefix: string, points: number) =>
-    createFlexibleRateLimiter(new RateLimiterMemory({ keyPrefix, points, duration: 60 }));
   const verifier = createJwtVerifier({
     secret: config.jwt.secret,
     publicKey: config.jwt.publicKey,
@@ -137,10 +140,33 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   // adapter is swapped for the cross-node one there, before any socket can connect.
   const redis = config.cluster === undefined ? undefined : createClusterRedis({ url: config.cluster.redisUrl, logger: logger.child({ module: 'redis' }) });
   if (redis !== undefined) lifecycle.addReadinessCheck('redis', () => redis.available());
+  // In cluster mode limits are counted in Redis, so that N nodes do not allow N times as
+  // much (docs/scaling.md, "Limits and nonces across nodes").
+  const limiter = (name: string, points: number, durationSeconds: number) =>
+    redis !== undefined && config.cluster !== undefined
+      ? createRedisRateLimiter({ redis, keyPrefix: `${config.cluster.keyPrefix}:rl:${name}`, points, durationSeconds })
+      : createFlexibleRateLimiter(new RateLimiterMemory({ keyPrefix: name, points, duration: durationSeconds }));
+  const perMinute = (name: string, points: number) => limiter(name, points, 60);
   const onUnhandledRejection = (reason: unknown) => logger.warn({ err: reason }, 'unhandled rejection (a Redis command the Socket.IO adapter does not wait for)');
-  const gateway = createSocketGateway(io);
+  // Cluster mode: socket counts across nodes (cluster-presence.ts); started in listen(),
+  // once the cluster adapter whose rooms it publishes is in place.
+  const presence =
+    redis === undefined || config.cluster === undefined
+      ? undefined
+      : createClusterPresence({
+          io,
+          redis,
+          keyPrefix: config.cluster.keyPrefix,
+          nodeId: config.nodeId,
+          heartbeatMs: config.cluster.heartbeatMs,
+          logger: logger.child({ module: 'presence' }),
+          watchedRooms: [EVENT_STREAM_ROOM],
+          onWriteError: () => metrics.markClusterPresenceError(),
+        });
+  if (presence !== undefined) metrics.watchCluster(() => presence.totals());
+  const gateway = createSocketGateway(io, presence);
   // Made early: every delivery path (HTTP, jobs, the ingest) publishes to it.
-  const mirror = createSocketEventMirror(io, clock);
+  const mirror = createSocketEventMirror(io, clock, presence);
   // DATABASE_URL: chat, the inbox and jobs live in PostgreSQL, one pool shared by the
   // three stores (each runs the migrations in open()); closed after them on shutdown.
   const database =
@@ -167,6 +193,13 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     gateway,
     maxMessageBytes: config.maxMessageBytes,
     quotas: config.chatQuotas,
+    quotaWindows:
+      redis === undefined
+        ? undefined
+        : {
+            messages: perMinute('chat-messages', config.chatQuotas.messagesPerMinute),
+            peerSessions: limiter('chat-peer-sessions', config.chatQuotas.sessionsPerPeerPerHour, 3600),
+          },
     offlineMaxMessages: config.chatOfflineMaxMessages,
     now: () => clock.now(),
     onBackgroundError: (err, context) => logger.warn({ err, ...context }, 'chat background update failed'),
@@ -242,6 +275,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     jobs,
     clock,
     clientAddress,
+    ...(presence !== undefined ? { relayAudience: clusterAudience(presence) } : {}),
   });
   const httpRateLimiter = perMinute('http', config.rateLimits.httpPerMinute);
   const app = createHttpApp({
@@ -252,7 +286,11 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
     gateway,
     httpRateLimiter,
     origins,
-    nonces: overrides.nonces ?? createMemoryNonceStore(),
+    nonces:
+      overrides.nonces ??
+      (redis !== undefined && config.cluster !== undefined
+        ? createRedisNonceStore({ redis, keyPrefix: config.cluster.keyPrefix })
+        : createMemoryNonceStore()),
     info,
     publicDir: overrides.publicDir ?? `${ROOT}public`,
     verifier,
@@ -289,6 +327,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
       void io.close(() => resolve());
       httpServer.closeIdleConnections();
     });
+    await presence?.stop();
     await redis?.close();
     process.off('unhandledRejection', onUnhandledRejection);
     await chatStore.close();
@@ -314,6 +353,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
         process.on('unhandledRejection', onUnhandledRejection);
         await redis.connect();
         io.adapter(createClusterAdapter(redis.client, { keyPrefix: config.cluster.keyPrefix, maxPackets: config.recoveryMaxPackets }));
+        await presence?.start();
       }
       await chatStore.open();
       await inboxStore.open();

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { RateLimiter } from './rate-limit.js';
 
 /**
  * Per-user storage quotas of chat (issue 10, item 3): what one user may make the server
@@ -17,9 +18,23 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 
 /**
+ * Where the two windows are counted when not in this process: in cluster mode, limiters
+ * in Redis (keyed alike), so that a user's sockets and REST calls on every node spend from
+ * one window. Their fixed windows run on Redis's clock, not on the injected one.
+ */
+export interface ChatQuotaWindows {
+  /** CHAT_MESSAGES_PER_USER_PER_MINUTE: points = messagesPerMinute, a 60 s window. */
+  messages: RateLimiter;
+  /** CHAT_SESSIONS_PER_PEER_PER_HOUR: points = sessionsPerPeerPerHour, a 3600 s window. */
+  peerSessions: RateLimiter;
+}
+
+type Taken = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+/**
  * Fixed windows keyed by caller, on an injected clock. Only allowed events count, so a
  * refused caller does not push its own window further away. Windows live in memory: they
- * start empty after a restart, and each node of a cluster counts its own.
+ * start empty after a restart. A cluster passes ChatQuotaWindows instead.
  */
 export function createKeyedWindow(options: { points: number; windowMs: number; now: () => number }) {
   const { points, windowMs, now } = options;
@@ -28,7 +43,7 @@ export function createKeyedWindow(options: { points: number; windowMs: number; n
 
   return {
     /** Spends a point of `key`'s window; when none is left, says in how many ms the window ends. */
-    take(key: string): { allowed: true } | { allowed: false; retryAfterMs: number } {
+    take(key: string): Taken {
       const at = now();
       for (const [oldKey, window] of windows) {
         if (at - window.start < windowMs) break;
@@ -55,16 +70,17 @@ export function createKeyedWindow(options: { points: number; windowMs: number; n
  * with: RATE_LIMITED with `retryAfter` for the windows, FORBIDDEN for the session total,
  * which waiting does not cure (deleting a session does).
  */
-export function createChatQuotas(limits: ChatQuotaLimits, now: () => number) {
-  const messages = createKeyedWindow({ points: limits.messagesPerMinute, windowMs: MINUTE_MS, now });
-  const peerSessions = createKeyedWindow({ points: limits.sessionsPerPeerPerHour, windowMs: HOUR_MS, now });
+export function createChatQuotas(limits: ChatQuotaLimits, now: () => number, shared?: ChatQuotaWindows) {
+  const messages = shared === undefined ? createKeyedWindow({ points: limits.messagesPerMinute, windowMs: MINUTE_MS, now }) : fromLimiter(shared.messages);
+  const peerSessions =
+    shared === undefined ? createKeyedWindow({ points: limits.sessionsPerPeerPerHour, windowMs: HOUR_MS, now }) : fromLimiter(shared.peerSessions);
   const creating = new Map<string, Promise<unknown>>();
 
   // JSON of an array: no separator a user id could contain can make two keys collide.
   const userKey = (userId: string, tenantId: string | undefined) => JSON.stringify([tenantId ?? null, userId]);
 
-  const spend = (window: ReturnType<typeof createKeyedWindow>, key: string, what: string) => {
-    const taken = window.take(key);
+  const spend = async (window: { take(key: string): Taken | Promise<Taken> }, key: string, what: string) => {
+    const taken = await window.take(key);
     if (!taken.allowed) {
       throw new AppError('RATE_LIMITED', `Too many ${what}`, { retryAfter: Math.max(1, Math.ceil(taken.retryAfterMs / 1000)) });
     }
@@ -73,13 +89,13 @@ export function createChatQuotas(limits: ChatQuotaLimits, now: () => number) {
   return {
     limits,
 
-    spendMessage(userId: string, tenantId: string | undefined): void {
-      spend(messages, userKey(userId, tenantId), `chat messages; at most ${limits.messagesPerMinute} a minute`);
+    spendMessage(userId: string, tenantId: string | undefined): Promise<void> {
+      return spend(messages, userKey(userId, tenantId), `chat messages; at most ${limits.messagesPerMinute} a minute`);
     },
 
-    spendPeerSession(userId: string, tenantId: string | undefined, peerUserId: string): void {
+    spendPeerSession(userId: string, tenantId: string | undefined, peerUserId: string): Promise<void> {
       const key = JSON.stringify([tenantId ?? null, userId, peerUserId]);
-      spend(peerSessions, key, `new chat sessions with this user; at most ${limits.sessionsPerPeerPerHour} an hour`);
+      return spend(peerSessions, key, `new chat sessions with this user; at most ${limits.sessionsPerPeerPerHour} an hour`);
     },
 
     /** FORBIDDEN when the user already created as many sessions as allowed. */
@@ -110,6 +126,16 @@ export function createChatQuotas(limits: ChatQuotaLimits, now: () => number) {
 }
 
 export type ChatQuotas = ReturnType<typeof createChatQuotas>;
+
+/** A shared limiter as a quota window. Refused calls count there too, which in a fixed window refuses the same calls. */
+function fromLimiter(limiter: RateLimiter) {
+  return {
+    async take(key: string): Promise<Taken> {
+      const result = await limiter.consume(key);
+      return result.allowed ? { allowed: true } : { allowed: false, retryAfterMs: result.resetMs };
+    },
+  };
+}
 
 function noop(): void {
   // Only the settling of a creation matters to the next one, not its outcome.

@@ -1,7 +1,7 @@
 import type { ChatMessage, ChatSession, MessagePage } from '../contracts/chat.js';
 import type { MessageSent, PendingChatSession } from '../contracts/events.js';
 import { AppError } from '../errors.js';
-import { createChatQuotas, type ChatQuotaLimits } from './chat-quotas.js';
+import { createChatQuotas, type ChatQuotaLimits, type ChatQuotaWindows } from './chat-quotas.js';
 import { cursorOf } from './chat-rules.js';
 import { pageOfSessions, type SessionListPage } from './chat-session-list.js';
 import type { ChatStore } from './chat-store.js';
@@ -24,6 +24,8 @@ export interface ChatServiceOptions {
   offlineMaxMessages?: number;
   /** What one user may make the server store; users acting through an API key are the backend's and exempt. */
   quotas?: ChatQuotaLimits;
+  /** Where the message and peer-session windows are counted instead of in this process (cluster mode: Redis). */
+  quotaWindows?: ChatQuotaWindows;
   /** Milliseconds since the epoch, for the quota windows (tests move it instead of waiting). */
   now?: () => number;
   /** Told about failures of work the caller does not wait for (cursor bookkeeping). */
@@ -39,7 +41,7 @@ export function createChatService(options: ChatServiceOptions) {
   const { store, gateway } = options;
   const offlinePageSize = options.offlinePageSize ?? 100;
   const offlineMaxMessages = options.offlineMaxMessages ?? 500;
-  const quotas = options.quotas === undefined ? undefined : createChatQuotas(options.quotas, options.now ?? Date.now);
+  const quotas = options.quotas === undefined ? undefined : createChatQuotas(options.quotas, options.now ?? Date.now, options.quotaWindows);
 
   const otherParticipant = (session: ChatSession, userId: string) =>
     session.participants[0] === userId ? session.participants[1] : session.participants[0];
@@ -99,7 +101,7 @@ export function createChatService(options: ChatServiceOptions) {
           ? await quotas.oneCreationAtATime(senderUserId, tenantId, async () => {
               // Counted from the store, so the total survives restarts and deletions free a place.
               quotas.checkSessionTotal(await store.countSessionsCreatedBy(senderUserId, tenantId));
-              quotas.spendPeerSession(senderUserId, tenantId, input.receiverUserId);
+              await quotas.spendPeerSession(senderUserId, tenantId, input.receiverUserId);
               return create();
             })
           : await create();
@@ -115,7 +117,8 @@ export function createChatService(options: ChatServiceOptions) {
     /**
      * Stores the message durably, then hands it to the receiver's sockets. Resolves only
      * after the store acknowledged it; a retry with the same clientMessageId resolves to
-     * the first message (`duplicate: true`) without storing or delivering it again.
+     * the first message (`duplicate: true`) without storing it again, and delivers it
+     * again only when the receiver's delivered cursor does not cover it yet.
      */
     async sendMessage(
       actor: ChatActor,
@@ -138,7 +141,7 @@ export function createChatService(options: ChatServiceOptions) {
       if (Buffer.byteLength(input.message) > options.maxMessageBytes) {
         throw new AppError('PAYLOAD_TOO_LARGE', `message is larger than ${options.maxMessageBytes} bytes`);
       }
-      if (actor.kind === 'user') quotas?.spendMessage(actor.userId, actor.tenantId);
+      if (actor.kind === 'user') await quotas?.spendMessage(actor.userId, actor.tenantId);
 
       const { message, duplicate } = await store.appendMessage(session.sessionId, {
         senderUserId,
@@ -148,20 +151,16 @@ export function createChatService(options: ChatServiceOptions) {
         clientMessageId: input.clientMessageId,
       });
       const sent = { sessionId: session.sessionId, messageId: message.id, seq: message.seq, timestamp: message.timestamp, duplicate };
-      if (duplicate) {
-        const delivered = cursorOf(session, receiverUserId).delivered >= message.seq;
-        return { ...sent, delivered, message };
-      }
+      // A retry of a message that no socket of the receiver is known to have been handed is
+      // handed over again: the first attempt may have stored it and then died (a node
+      // killed between its commit and its publish) with the receiver still connected
+      // elsewhere, who would otherwise get it on no socket. Clients de-duplicate by id.
+      if (duplicate && cursorOf(session, receiverUserId).delivered >= message.seq) return { ...sent, delivered: true, message };
 
+      // The receiver's delivered cursor moves where a socket is handed the message, not
+      // here: `recipients` may count sockets of other nodes, one of which may be dying.
       const recipients = await toUser(session, receiverUserId, 'new_message', { sessionId: session.sessionId, message });
-      if (recipients > 0) {
-        // Neither awaited nor written at once: the acknowledgement is about the message,
-        // which is on disk. A cursor update that is lost or late only means the message is
-        // offered again on the next connect, so one rewrite a second serves a busy session.
-        store.advanceCursor(session.sessionId, receiverUserId, { delivered: message.seq }, { deferrable: true }).catch((err: unknown) =>
-          options.onBackgroundError?.(err, { sessionId: session.sessionId, what: 'delivered cursor' }),
-        );
-      } else {
+      if (recipients === 0) {
         await toUser(session, senderUserId, 'receiver_unavailable', {
           sessionId: session.sessionId,
           receiverUserId,
@@ -211,6 +210,18 @@ export function createChatService(options: ChatServiceOptions) {
         else remaining.push({ sessionId: summary.sessionId, after: messages.at(-1)?.seq ?? delivered, pending });
       }
       return { batches, remaining, truncated };
+    },
+
+    /**
+     * Records that a socket of `userId` was handed the session's messages up to `seq`, as
+     * the node holding that socket sees it (see createDeliveryTracker). Neither awaited
+     * nor written at once: a cursor update that is lost or late only means the message is
+     * offered again on the next connect, so one rewrite a second serves a busy session.
+     */
+    handedOver(sessionId: string, userId: string, seq: number): void {
+      store.advanceCursor(sessionId, userId, { delivered: seq }, { deferrable: true }).catch((err: unknown) =>
+        options.onBackgroundError?.(err, { sessionId, what: 'delivered cursor' }),
+      );
     },
 
     /** Records a late delivery and tells the sender, whose message_sent said `delivered: false`. */

@@ -185,7 +185,13 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
    */
   async function announce(owner: InboxOwner, events: [string, unknown][]): Promise<void> {
     const [count] = await countsOf([owner]);
-    await emitWithCount(owner, events, count);
+    try {
+      await emitWithCount(owner, events, count);
+    } catch (err) {
+      // Only a cluster node cut off from Redis fails here (SERVICE_UNAVAILABLE); the change
+      // is durable all the same; the owner's sockets get the count with the next change or connect.
+      options.onBackgroundError?.(err, { what: 'inbox change announcement' });
+    }
   }
 
   /** The owners' unread counts in one read, or none when it fails (reported: see `announce`). */

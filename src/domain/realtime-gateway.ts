@@ -4,8 +4,10 @@
  * imports `realtime/`.
  *
  * Every method resolves to the number of sockets the event was handed to on this node
- * (or, once clustered, across nodes). Delivery is at-most-once: a socket that drops
- * while the packet is in flight does not get it again from here.
+ * (in a cluster, on every live node). Delivery is at-most-once: a socket that drops
+ * while the packet is in flight does not get it again from here. In a cluster, every
+ * method first fails with SERVICE_UNAVAILABLE while this node cannot reach Redis: nothing
+ * is sent, rather than a delivery claimed that other nodes never see.
  */
 export interface RealtimeGateway {
   /** Emits to every connected socket. */
@@ -20,8 +22,12 @@ export interface RealtimeGateway {
   emitSequenceToUser(target: { userId: string; tenantId?: string | undefined }, events: readonly (readonly [event: string, payload: unknown])[]): Promise<number>;
   /** Emits to every socket in a room. */
   emitToRoom(room: string, event: string, payload: unknown): Promise<number>;
-  /** Live counts, from Socket.IO's own rooms (the source of truth for who is connected). */
-  stats(): Promise<RealtimeStats>;
+  /**
+   * Live counts, from Socket.IO's own rooms (the source of truth for who is connected);
+   * cluster-wide in a cluster, unless `scope` is `'node'`: this node's alone, which never
+   * asks Redis (for liveness, which must not fail with Redis).
+   */
+  stats(scope?: 'cluster' | 'node'): Promise<RealtimeStats>;
   /** Number of sockets the user has open (within a tenant, when given). */
   connectionsOf(userId: string, tenantId?: string): Promise<number>;
   /** Connected sockets, oldest first, at most `limit` (optionally one user's only). */

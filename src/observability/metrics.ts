@@ -23,6 +23,13 @@ export interface Metrics {
   markJobTransition(to: string): void;
   /** What the stream ingest did with each entry, and whether its source is reachable. */
   readonly ingest: IngestObserver;
+  /**
+   * Cluster mode: exports cluster-wide gauges (live nodes, connections, users), read once
+   * per scrape; NaN while the read fails (this node cannot reach Redis).
+   */
+  watchCluster(read: () => Promise<{ nodes: number; connections: number; users: number }>): void;
+  /** A write of this node's presence to Redis failed (it is written whole again later); counted once watchCluster was called. */
+  markClusterPresenceError(): void;
 }
 
 const MAX_EVENT_LABELS = 200;
@@ -118,6 +125,9 @@ export function createMetrics(options: { defaultMetrics?: boolean; nodeId?: stri
     registers: [registry],
   });
 
+  // Cluster mode only (watchCluster): one node's /metrics stays as it was.
+  let clusterPresenceErrors: Counter | undefined;
+
   const seenEvents = new Set<string>();
   const eventLabel = (event: string) => {
     if (seenEvents.has(event)) return event;
@@ -162,6 +172,37 @@ export function createMetrics(options: { defaultMetrics?: boolean; nodeId?: stri
     },
     markJobTransition(to) {
       jobTransitions.inc({ to });
+    },
+    markClusterPresenceError() {
+      clusterPresenceErrors?.inc();
+    },
+    watchCluster(read) {
+      clusterPresenceErrors = new Counter({
+        name: 'cluster_presence_write_errors_total',
+        help: "Failed writes of this node's socket counts (or heartbeats) to Redis; each is followed by a whole rewrite",
+        registers: [registry],
+      });
+      // The three gauges are collected together on a scrape: one read serves them all.
+      let scrape: Promise<{ nodes: number; connections: number; users: number } | undefined> | undefined;
+      const current = () => {
+        scrape ??= read()
+          .catch(() => undefined)
+          .finally(() => setImmediate(() => (scrape = undefined)));
+        return scrape;
+      };
+      const gauge = (name: string, help: string, pick: (totals: { nodes: number; connections: number; users: number }) => number) =>
+        new Gauge({
+          name,
+          help,
+          registers: [registry],
+          async collect() {
+            const totals = await current();
+            this.set(totals === undefined ? Number.NaN : pick(totals));
+          },
+        });
+      gauge('cluster_nodes', 'Live nodes of the cluster (heartbeat within 3 CLUSTER_HEARTBEAT_MS)', (t) => t.nodes);
+      gauge('cluster_connections', 'Socket connections on all live nodes', (t) => t.connections);
+      gauge('cluster_users', 'Distinct users with a socket on any live node', (t) => t.users);
     },
     watchChatIndex(read) {
       new Gauge({

@@ -18,8 +18,9 @@ import { coalesceFlushedWrites } from './coalesce-writes.js';
 import { createConnectionAdmission, type ConnectionAdmission } from './connection-admission.js';
 import { createHandlerRegistry, type EventLimit } from './handle.js';
 import { acceptRecoveryOptIn, createRecoveryAdapter } from './recovery-adapter.js';
+import { nodeAudience, type RelayAudience } from './relay-audience.js';
 import { createRelayLimits } from './relay-limits.js';
-import { deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
+import { createDeliveryTracker, deliverOfflineMessages, registerChatHandlers } from './handlers/chat.handlers.js';
 import { registerClientHandlers } from './handlers/client.handlers.js';
 import { registerIdentityHandlers } from './handlers/identity.handlers.js';
 import { registerInboxHandlers, sendUnreadCount } from './handlers/inbox.handlers.js';
@@ -49,6 +50,8 @@ export interface RealtimeDependencies {
   clock: Clock;
   /** The client address a handshake is counted under (as Express's `req.ip`). */
   clientAddress: (req: IncomingMessage) => string;
+  /** Who a client's relay reaches; this node's sockets unless given (cluster mode gives the cluster's). */
+  relayAudience?: RelayAudience;
 }
 
 /** How long a dropped connection's rooms and missed events are kept for it to resume. */
@@ -109,15 +112,18 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
 
   // Every event the server answers, registered once per server, in this one block.
   const handlers = createHandlerRegistry({ ...deps, maxPayloadDepth: config.maxPayloadDepth });
+  const deliveries = createDeliveryTracker(deps.chat);
   const onIdentified = (socket: AppSocket) => {
+    deliveries.track(socket);
     void sendUnreadCount(socket, deps);
     void deliverOfflineMessages(socket, deps);
   };
   const onConnection = registerSessionHandlers(handlers, deps);
   registerIdentityHandlers(handlers, { ...deps, onIdentified });
   const relay = createRelayLimits({ maxBytes: config.maxRelayBytes, bytesPerMinute: config.rateLimits.relayBytesPerMinute, clock: deps.clock });
-  registerRoomHandlers(handlers, { relay, eventStreamOpen: !config.isProduction });
-  registerClientHandlers(handlers, { ...deps, relay });
+  const audience = deps.relayAudience ?? nodeAudience;
+  registerRoomHandlers(handlers, { relay, audience, eventStreamOpen: !config.isProduction });
+  registerClientHandlers(handlers, { ...deps, relay, audience });
   registerChatHandlers(handlers, deps);
   registerInboxHandlers(handlers, deps);
   registerJobHandlers(handlers, { jobs: deps.jobs, testHelpers: config.testHelpers });

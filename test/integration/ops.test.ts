@@ -47,9 +47,15 @@ describe('operational endpoints', () => {
     expect(res.text).toMatch(/^node_info\{node="node-a\.1"\} 1$/m);
   });
 
-  it('GET /api/version answers name and version from package.json', async () => {
+  it('GET /api/version answers name and version from package.json, and the node that answered', async () => {
     const res = await request(t.url).get('/api/version').expect(200);
-    expect(res.body).toEqual({ name: 'realtime-notify-server', version: expect.stringMatching(/^\d+\.\d+\.\d+/), environment: 'test', apiKeyRequired: false });
+    expect(res.body).toEqual({
+      name: 'realtime-notify-server',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      environment: 'test',
+      apiKeyRequired: false,
+      nodeId: 'node-a.1',
+    });
   });
 
   it('GET /metrics serves Prometheus text with the seed 002 metrics', async () => {

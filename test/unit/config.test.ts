@@ -211,11 +211,23 @@ describe('PostgreSQL storage', () => {
 describe('cluster mode (REDIS_URL)', () => {
   it('is off without REDIS_URL; with it and DATABASE_URL it takes the URL and the key prefix rns by default', () => {
     expect(loadConfig({}).cluster).toBeUndefined();
-    expect(loadConfig({ REDIS_URL: 'redis://cache:6379', DATABASE_URL: 'postgres://db/notify' }).cluster).toEqual({ redisUrl: 'redis://cache:6379', keyPrefix: 'rns' });
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379', DATABASE_URL: 'postgres://db/notify' }).cluster).toEqual({
+      redisUrl: 'redis://cache:6379',
+      keyPrefix: 'rns',
+      heartbeatMs: 3000,
+    });
     expect(loadConfig({ REDIS_URL: 'rediss://cache', DATABASE_URL: 'postgres://db/notify', REDIS_KEY_PREFIX: 'prod-eu' }).cluster).toEqual({
       redisUrl: 'rediss://cache',
       keyPrefix: 'prod-eu',
+      heartbeatMs: 3000,
     });
+  });
+
+  it('takes CLUSTER_HEARTBEAT_MS from 100 ms up', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://cache', DATABASE_URL: 'postgres://db/notify', CLUSTER_HEARTBEAT_MS: '200' }).cluster?.heartbeatMs).toBe(200);
+    expect(problemsOf({ REDIS_URL: 'redis://cache', DATABASE_URL: 'postgres://db/notify', CLUSTER_HEARTBEAT_MS: '99' }).map((p) => p.split(':')[0])).toEqual([
+      'CLUSTER_HEARTBEAT_MS',
+    ]);
   });
 
   it('refuses REDIS_URL with the file stores, saying why and what to set', () => {

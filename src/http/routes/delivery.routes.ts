@@ -12,6 +12,9 @@ import {
 import { defineRoute } from '../route-definition.js';
 import { runBroadcast, runPush, runRoom } from './delivery-ops.js';
 
+/** Cluster mode while this node cannot reach Redis (docs/scaling.md): it sends nothing rather than claim deliveries. */
+const clusterDown = { description: 'SERVICE_UNAVAILABLE (cluster mode): this node cannot reach Redis; nothing was sent' };
+
 /**
  * Delivery endpoints: a backend pushes an event and it reaches sockets now (and, for a
  * stored push, the users' inboxes first). POST /notify keeps seed 000's exact shapes;
@@ -29,7 +32,7 @@ export const deliveryRoutes = [
     description: 'Failures answer `{ error: "Failed to send notification", message, code, requestId }`.',
     failureTitle: 'Failed to send notification',
     body: notifyBodySchema,
-    responses: { 200: { description: 'Delivered', schema: notifyResponseSchema } },
+    responses: { 200: { description: 'Delivered', schema: notifyResponseSchema }, 503: clusterDown },
     handler:
       ({ gateway, metrics, mirror }) =>
       async ({ body }, _req, res) => {
@@ -59,7 +62,10 @@ export const deliveryRoutes = [
     responses: {
       200: { description: 'Delivered (`delivered: false` when no socket of theirs is connected)', schema: pushResponseSchema },
       422: { description: 'IDEMPOTENCY_KEY_REUSED: the key was used for a different push; nothing was stored or delivered' },
-      503: { description: 'Storage unavailable: nothing was stored or delivered' },
+      503: {
+        description:
+          'STORAGE_UNAVAILABLE: nothing was stored or delivered; or SERVICE_UNAVAILABLE (cluster mode): this node cannot reach Redis, and nothing was stored or sent',
+      },
     },
     handler: (deps) => async ({ body }, _req, res) => {
       const { response, replayed } = await runPush(deps, body);
@@ -74,7 +80,7 @@ export const deliveryRoutes = [
     access: 'apiKey',
     summary: 'Broadcast an event to every connected socket',
     body: broadcastBodySchema,
-    responses: { 200: { description: 'Delivered', schema: deliveryResponseSchema } },
+    responses: { 200: { description: 'Delivered', schema: deliveryResponseSchema }, 503: clusterDown },
     handler: (deps) => async ({ body }, _req, res) => {
       res.json(await runBroadcast(deps, body));
     },
@@ -86,7 +92,7 @@ export const deliveryRoutes = [
     access: 'apiKey',
     summary: 'Emit an event to every socket in a room',
     body: roomBodySchema,
-    responses: { 200: { description: 'Delivered', schema: deliveryResponseSchema } },
+    responses: { 200: { description: 'Delivered', schema: deliveryResponseSchema }, 503: clusterDown },
     handler: (deps) => async ({ body }, _req, res) => {
       res.json(await runRoom(deps, body));
     },

@@ -26,7 +26,8 @@ export const opsRoutes = [
           res.status(503).json({ status: 'shutting_down', timestamp });
           return;
         }
-        const { connections } = await gateway.stats();
+        // This node's count: liveness must not depend on Redis (a cluster's count would).
+        const { connections } = await gateway.stats('node');
         res.json({ status: 'healthy', connections, uptime: lifecycle.uptimeSeconds(), timestamp });
       },
   }),
@@ -66,13 +67,14 @@ export const opsRoutes = [
     method: 'get',
     path: '/api/version',
     access: 'public',
-    summary: 'Name, version and environment',
+    summary: 'Name, version, environment and the answering node',
     responses: { 200: { description: 'Version', schema: versionResponseSchema } },
     handler:
       ({ info, config }) =>
       (_input, _req, res) => {
-        // Open, so that a client (the test page) knows before calling whether it needs a key.
-        res.json({ name: info.name, version: info.version, environment: info.environment, apiKeyRequired: !config.openDelivery });
+        // Open, so that a client (the test page) knows before calling whether it needs a key,
+        // and which node of a cluster it reached (/health keeps seed 000's shape).
+        res.json({ name: info.name, version: info.version, environment: info.environment, apiKeyRequired: !config.openDelivery, nodeId: config.nodeId });
       },
   }),
 

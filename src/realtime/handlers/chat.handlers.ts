@@ -5,7 +5,7 @@ import {
   typingPayloadSchema,
 } from '../../contracts/schemas.js';
 import type { AckFailure } from '../../contracts/error-codes.js';
-import type { ChatErrorPayload } from '../../contracts/events.js';
+import type { ChatErrorPayload, NewMessagePayload } from '../../contracts/events.js';
 import type { ChatActor, ChatService } from '../../domain/chat-service.js';
 import { AppError } from '../../errors.js';
 import type { HandleDependencies, HandlerRegistry } from '../handle.js';
@@ -94,4 +94,51 @@ export async function deliverOfflineMessages(socket: AppSocket, deps: ChatHandle
   } catch (err) {
     deps.logger.error({ err, userId, socketId: socket.id }, 'offline delivery failed; messages stay readable over REST');
   }
+}
+
+/**
+ * Moves receivers' delivered cursors on the node that hands `new_message` to their sockets
+ * (live, or at connect), not on the node that stored the message. In a cluster that node
+ * counts sockets on every node, a node that was just killed included until its presence
+ * expires: a message counted there but never written would be marked delivered, and the
+ * offline delivery of the user's next connect would skip it. Written per session and user
+ * at most once a turn of the event loop, however many sockets and messages.
+ */
+export function createDeliveryTracker(chat: ChatService) {
+  const tracked = new WeakSet<AppSocket>();
+  const pending = new Map<string, { sessionId: string; userId: string; seq: number }>();
+  const flush = () => {
+    for (const { sessionId, userId, seq } of pending.values()) chat.handedOver(sessionId, userId, seq);
+    pending.clear();
+  };
+  const note = (userId: string, { sessionId, message }: NewMessagePayload) => {
+    if (message.receiverUserId !== userId) return;
+    const key = `${sessionId}\n${userId}`;
+    const known = pending.get(key);
+    if (known !== undefined && known.seq >= message.seq) return;
+    if (pending.size === 0) setImmediate(flush);
+    pending.set(key, { sessionId, userId, seq: message.seq });
+  };
+  return {
+    /** Watches what the socket is sent from now on; once per socket, however often it is identified. */
+    track(socket: AppSocket): void {
+      if (tracked.has(socket)) return;
+      tracked.add(socket);
+      socket.onAnyOutgoing((event: string, payload: unknown) => {
+        // The socket's user at the time of sending: an anonymous socket can register later.
+        const { userId } = socket.data;
+        // A publisher may push an event of this name too: only the chat's own shape counts,
+        // and nothing here may throw (it runs inside the adapter's loop over recipients).
+        if (event === 'new_message' && userId !== undefined && isNewMessage(payload)) note(userId, payload);
+      });
+    },
+  };
+}
+
+function isNewMessage(payload: unknown): payload is NewMessagePayload {
+  if (typeof payload !== 'object' || payload === null) return false;
+  const { sessionId, message } = payload as { sessionId?: unknown; message?: unknown };
+  if (typeof sessionId !== 'string' || typeof message !== 'object' || message === null) return false;
+  const { seq, receiverUserId } = message as { seq?: unknown; receiverUserId?: unknown };
+  return Number.isSafeInteger(seq) && typeof receiverUserId === 'string';
 }

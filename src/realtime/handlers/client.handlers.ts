@@ -9,8 +9,9 @@ import type { ActionContext } from '../../domain/actions.js';
 import { AppError } from '../../errors.js';
 import type { ActionRegistry } from '../action-registry.js';
 import type { HandlerRegistry } from '../handle.js';
+import { withCount, type RelayAudience } from '../relay-audience.js';
 import type { RelayLimits } from '../relay-limits.js';
-import { clientRoomsOf, othersIn, userRoom } from '../rooms.js';
+import { clientRoomsOf, userRoom } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
 const contextOf = (socket: AppSocket): ActionContext => ({
@@ -23,7 +24,7 @@ const contextOf = (socket: AppSocket): ActionContext => ({
 });
 
 /** `ping` (seeds 002, 004) and the seed 002 `client:*` request/response events. */
-export function registerClientHandlers(handlers: HandlerRegistry, deps: { actions: ActionRegistry; relay: RelayLimits }): void {
+export function registerClientHandlers(handlers: HandlerRegistry, deps: { actions: ActionRegistry; relay: RelayLimits; audience: RelayAudience }): void {
   handlers.on(
     'ping',
     pingPayloadSchema,
@@ -70,17 +71,22 @@ export function registerClientHandlers(handlers: HandlerRegistry, deps: { action
         metadata,
         timestamp: new Date().toISOString(),
       };
+      const answer = { success: true as const, requestId: randomUUID(), messageId };
+      const relayTo = (room: string) =>
+        withCount(deps.audience.inRoom(socket, room), (recipients) => {
+          deps.relay.charge(socket, message, recipients);
+          socket.to(room).emit('client:message', delivery);
+          return answer;
+        });
       if (metadata?.to !== undefined) {
         if (socket.data.userId === undefined) throw new AppError('UNAUTHORIZED', 'Register or connect with a token to message users');
-        const room = userRoom(metadata.to, socket.data.tenantId);
-        deps.relay.charge(socket, message, othersIn(socket, room));
-        socket.to(room).emit('client:message', delivery);
-      } else if (metadata?.room !== undefined) {
-        if (!socket.rooms.has(metadata.room)) throw new AppError('FORBIDDEN', 'Join the room before sending messages to it');
-        deps.relay.charge(socket, message, othersIn(socket, metadata.room));
-        socket.to(metadata.room).emit('client:message', delivery);
+        return relayTo(userRoom(metadata.to, socket.data.tenantId));
       }
-      return { success: true as const, requestId: randomUUID(), messageId };
+      if (metadata?.room !== undefined) {
+        if (!socket.rooms.has(metadata.room)) throw new AppError('FORBIDDEN', 'Join the room before sending messages to it');
+        return relayTo(metadata.room);
+      }
+      return answer;
     },
     { reply: 'message:ack' },
   );

@@ -1,8 +1,9 @@
 import { channelPayloadSchema, relayPayloadSchema, roomPayloadSchema } from '../../contracts/schemas.js';
 import { AppError } from '../../errors.js';
 import type { HandlerRegistry } from '../handle.js';
+import { withCount, type RelayAudience } from '../relay-audience.js';
 import type { RelayLimits } from '../relay-limits.js';
-import { MAX_CLIENT_ROOMS, clientRoomsOf, eventStreamRefusal, joinRefusal, leaveRefusal, othersIn } from '../rooms.js';
+import { MAX_CLIENT_ROOMS, clientRoomsOf, eventStreamRefusal, joinRefusal, leaveRefusal } from '../rooms.js';
 import type { AppSocket } from '../socket-types.js';
 
 /**
@@ -14,6 +15,8 @@ export function registerRoomHandlers(
   handlers: HandlerRegistry,
   deps: {
     relay: RelayLimits;
+    /** Who a relay reaches: this node's sockets, or the cluster's. */
+    audience: RelayAudience;
     /** Any identified socket may join the `kafka-events` monitoring room (outside production). */
     eventStreamOpen: boolean;
   },
@@ -48,14 +51,16 @@ export function registerRoomHandlers(
       if (typeof room !== 'string' || !socket.rooms.has(room) || room === socket.id) {
         throw new AppError('FORBIDDEN', 'Join the room before sending messages to it');
       }
-      const recipients = othersIn(socket, room);
-      deps.relay.charge(socket, data, recipients);
-      socket.to(room).emit('message', payload);
-      return { success: true as const, recipients };
+      return withCount(deps.audience.inRoom(socket, room), (recipients) => {
+        deps.relay.charge(socket, data, recipients);
+        socket.to(room).emit('message', payload);
+        return { success: true as const, recipients };
+      });
     }
-    const recipients = socket.nsp.sockets.size - 1;
-    deps.relay.charge(socket, data, recipients);
-    socket.broadcast.emit('message', payload);
-    return { success: true as const, recipients };
+    return withCount(deps.audience.everyone(socket), (recipients) => {
+      deps.relay.charge(socket, data, recipients);
+      socket.broadcast.emit('message', payload);
+      return { success: true as const, recipients };
+    });
   });
 }
