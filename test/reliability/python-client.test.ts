@@ -1,10 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { expect, it } from 'vitest';
 import type { ServerToClientEvents } from '../../src/contracts/events.js';
 import { connectClient, emitWithAck, waitFor, type TestSocket } from '../support/client.js';
+import { findPython, pythonSkipReason, runPythonClient } from '../support/python-client.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
 
@@ -16,7 +15,6 @@ import { TEST_SECRET, signToken } from '../support/tokens.js';
  */
 
 const SCRIPT = fileURLToPath(new URL('./python/wire_client.py', import.meta.url));
-const INSTALL_HINT = 'apt-get install python3-socketio python3-websocket';
 
 /**
  * How each server event reaches the Python client here. Typed against the contract, so
@@ -73,67 +71,12 @@ const SERVER_EVENTS: Record<keyof ServerToClientEvents, 'exercised' | { notExerc
 /** Events of the publishers' choosing that the test pushes over HTTP. */
 const PUSHED_EVENTS = ['order:shipped', 'system:notification', 'headline', 'invoice:due'];
 
-/** One line the Python client printed. */
-interface WireLine {
-  event?: string;
-  argc?: number;
-  payload?: unknown;
-  error?: string;
-  ready?: boolean;
-  sessionId?: string;
-  done?: boolean;
-}
-
-/** The first Python that can import socketio and websocket (Debian's packages serve /usr/bin/python3 only). */
-function findPython(): string | undefined {
-  for (const candidate of [process.env.PYTHON, 'python3', '/usr/bin/python3']) {
-    if (candidate === undefined || candidate === '') continue;
-    const probe = spawnSync(candidate, ['-c', 'import socketio, websocket'], { stdio: 'ignore' });
-    if (probe.status === 0) return candidate;
-  }
-  return undefined;
-}
-
-/** Runs wire_client.py; resolves each line as it comes, and on exit with the code and stderr. */
-function runPythonClient(python: string, env: Record<string, string>) {
-  const child = spawn(python, [SCRIPT], { env: { ...process.env, ...env, PYTHONUNBUFFERED: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: WireLine[] = [];
-  const waiters: { test: (line: WireLine) => boolean; resolve: (line: WireLine) => void }[] = [];
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    const line = JSON.parse(text) as WireLine;
-    lines.push(line);
-    for (const waiter of [...waiters]) {
-      if (!waiter.test(line)) continue;
-      waiters.splice(waiters.indexOf(waiter), 1);
-      waiter.resolve(line);
-    }
-  });
-  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
-
-  /** The first line that passes `test`, already printed or still to come; fails if the client exits first. */
-  const next = (what: string, test: (line: WireLine) => boolean): Promise<WireLine> => {
-    const seen = lines.find(test);
-    if (seen) return Promise.resolve(seen);
-    return Promise.race([
-      new Promise<WireLine>((resolve) => waiters.push({ test, resolve })),
-      exited.then(({ code, stderr: err }) => {
-        throw new Error(`the Python client exited (${code}) before ${what}; lines: ${JSON.stringify(lines)}; stderr: ${err}`);
-      }),
-    ]);
-  };
-  return { child, lines, exited, next, event: (name: string) => next(`"${name}"`, (line) => line.event === name) };
-}
-
 const python = findPython();
 
 it('a python-socketio client with one-parameter handlers receives every server event with exactly its payload', async (ctx) => {
-  if (python === undefined) {
-    // CI installs the package (.ci/run); there a missing client is a failure, never a skip.
-    if (process.env.CI === 'true') throw new Error(`python3-socketio is not importable in CI (${INSTALL_HINT})`);
-    ctx.skip(`python3 with socketio and websocket not found (${INSTALL_HINT}, or set PYTHON)`);
-  }
+  // CI installs the package (.ci/run); there a missing client is a failure, never a skip.
+  const skip = pythonSkipReason(python);
+  if (skip !== undefined) ctx.skip(skip);
 
   const t: TestServer = await startServer({ JWT_SECRET: TEST_SECRET, CHAT_OFFLINE_MAX_MESSAGES: '1' });
   let peer: TestSocket | undefined;
@@ -158,7 +101,7 @@ it('a python-socketio client with one-parameter handlers receives every server e
     const storedId = (stored.body as { notificationIds: string[] }).notificationIds[0]!;
 
     const names = [...Object.keys(SERVER_EVENTS), ...PUSHED_EVENTS];
-    client = runPythonClient(python!, {
+    client = runPythonClient(python!, SCRIPT, {
       WIRE_URL: t.url,
       WIRE_TOKEN: signToken({ userId: 'py' }),
       WIRE_PEER: 'peer',
