@@ -30,8 +30,12 @@ const OPEN_HINT = 'Not needed: this server’s API is open (no API_KEYS, develop
 
 /**
  * The Server panel and the top bar: /health, /api/status and /api/version on demand, the
- * connection indicator (green/amber/red, socket id, transport), and the API key field,
+ * connection indicator (green/amber/red, socket id, transport, node), and the API key field,
  * whose hint follows what /api/version says about the server's API keys.
+ *
+ * The node is the `nodeId` of the /api/version answer, asked again on every (re)connection.
+ * Behind a load balancer it is the socket's node when the balancer is sticky, which the
+ * page needs anyway: it starts on HTTP long-polling (docs/scaling.md).
  */
 export function createServerPanel({ connection, http }) {
   const stat = (id) => byId(`stat-${id}`);
@@ -42,6 +46,9 @@ export function createServerPanel({ connection, http }) {
   const envChip = byId('env-chip');
   const indicator = byId('conn-indicator');
   const pill = byId('conn-pill');
+  /** The node that answered the last /api/version, and the last connection state drawn. */
+  let nodeId = '';
+  let lastState = null;
 
   function setStat(id, value, tone) {
     const node = stat(id);
@@ -95,6 +102,9 @@ export function createServerPanel({ connection, http }) {
       versionChip.title = version.body.name;
       versionChip.hidden = false;
     }
+    nodeId = version.ok && typeof version.body?.nodeId === 'string' ? version.body.nodeId : '';
+    setStat('node', nodeId || undefined);
+    if (lastState) renderConnection(lastState);
 
     if (!health.ok) setStatus(status, `Server check failed: ${health.error}`, 'bad');
     else if (apiStatus.status === 401) setStatus(status, 'Healthy. This server sets API_KEYS: enter a key above to see /api/status.', 'warn');
@@ -103,13 +113,19 @@ export function createServerPanel({ connection, http }) {
   }
 
   function renderConnection(state) {
+    lastState = state;
     const title = STATE_TITLES[state.status] ?? state.status;
     indicator.dataset.state = state.status;
     pill.dataset.state = state.status;
     byId('conn-title').textContent = title;
     // The reason itself is told once, in the Connect panel; here only where to find it.
     const detail = {
-      connected: [`socket ${state.socketId}`, `transport ${state.transport || '?'}`, state.userId ? `user ${state.userId}` : 'anonymous'].join(' · '),
+      connected: [
+        `socket ${state.socketId}`,
+        `transport ${state.transport || '?'}`,
+        state.userId ? `user ${state.userId}` : 'anonymous',
+        ...(nodeId ? [`node ${nodeId}`] : []),
+      ].join(' · '),
       reconnecting: 'Retrying · the reason is under Connect',
       error: `Refused${state.errorCode ? ` (${state.errorCode})` : ''} · the reason is under Connect`,
     }[state.status] ?? 'No socket';

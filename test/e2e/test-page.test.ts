@@ -24,7 +24,8 @@ const PHONE = { width: 390, height: 844 };
 const title = skippedTitle('test page in a real browser (Chromium)');
 
 describe.skipIf(!HAS_CHROMIUM)(title, () => {
-  const live = useServerAndBrowser();
+  // A node name of its own, so that the page is seen to show this server's, not a default.
+  const live = useServerAndBrowser({ NODE_ID: 'e2e-node-7' });
   /** Console errors, uncaught exceptions and CSP violations from every served page. */
   const problems: string[] = [];
   let alice: Page;
@@ -69,6 +70,9 @@ describe.skipIf(!HAS_CHROMIUM)(title, () => {
     bob = await openAs('bob');
     await expect.poll(() => alice.textContent('#rtt'), { timeout: WAIT_MS }).toMatch(/RTT (< 1|\d+) ms/);
     await expect.poll(() => alice.textContent('#conn-detail')).toMatch(/socket \S+ · transport (websocket|polling) · user alice/);
+    // Which node the page is on (cluster mode), from /api/version, asked on connecting.
+    await expect.poll(() => alice.textContent('#conn-detail'), { timeout: WAIT_MS }).toContain(' · node e2e-node-7');
+    expect(await alice.textContent('#stat-node')).toBe('e2e-node-7');
 
     // Alice opens a session with Bob; Bob's list shows it live (new_chat_session).
     await alice.fill('#chat-peer', 'bob');
