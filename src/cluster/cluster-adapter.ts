@@ -1,43 +1,18 @@
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Adapter, BroadcastOptions, Session } from 'socket.io-adapter';
+import { EVENT_PACKET, createHeldPackets, type OutgoingPacket, type PacketOptions, type Recipient } from '../realtime/recovery-packets.js';
 import { ADAPTER_BLOCK_MS, type ClusterRedisClient } from './redis-connection.js';
 
-/** How long held packets wait for their socket to pass the authentication gate. */
-const HOLD_MS = 30_000;
-/** Socket.IO's EVENT packet type; only events carry a recovery offset. */
-const EVENT = 2;
 /** Stream entries read per round trip by each node. */
 const READ_COUNT = 500;
-
-/** The packet Socket.IO hands its adapter: `data` is `[event, ...args]`, `id` set when an ack is expected. */
-interface OutgoingPacket {
-  type: number;
-  data: unknown[];
-  id?: number;
-  nsp?: string;
-}
-
-interface PacketOptions {
-  preEncoded: true;
-  volatile: boolean | undefined;
-  compress: boolean | undefined;
-}
-
-/** The parts of a server-side Socket the adapter writes to. */
-interface Recipient {
-  id: string;
-  /** Set only for sockets that asked for recovery (see acceptRecoveryOptIn in realtime/recovery-adapter.ts). */
-  pid?: string;
-  client: { writeToEngine(encoded: unknown[], options: PacketOptions): void };
-  notifyOutgoingListeners?: (packet: OutgoingPacket) => void;
-}
 
 /**
  * The members of socket.io-adapter 2.5's ClusterAdapter this module replaces on each
  * instance. They are called through `this`, so replacing them on the instance changes
  * what the class's own `broadcast` and `onMessage` do: ClusterAdapter.broadcast publishes,
  * calls `addOffsetIfNecessary`, then the in-memory broadcast, which calls `_encode` and
- * `apply`. test/integration/cluster-recovery.test.ts fails if that ever changes.
+ * `apply`. test/integration/cluster-delivery.test.ts fails if that ever changes (no offsets
+ * for plain clients, recovery on another node).
  */
 interface ClusterAdapterInternals {
   nsp: { name: string; sockets: Map<string, Recipient> };
@@ -96,7 +71,7 @@ function applyRecoveryRules(adapter: ClusterAdapterInternals): void {
   const apply = adapter.apply.bind(adapter);
   const persistSession = adapter.persistSession.bind(adapter);
   const restoreSession = adapter.restoreSession.bind(adapter);
-  const held = new Map<string, { packets: unknown[][]; timer: NodeJS.Timeout }>();
+  const held = createHeldPackets();
   /** The offset of the packet being broadcast, between addOffsetIfNecessary and _encode. */
   let pending: { packet: OutgoingPacket; offset: string } | undefined;
   /** The same, between _encode and the apply that writes it to each recipient. */
@@ -111,7 +86,7 @@ function applyRecoveryRules(adapter: ClusterAdapterInternals): void {
   };
 
   adapter.addOffsetIfNecessary = (packet, opts, offset) => {
-    if (packet.type === EVENT && packet.id === undefined && opts.flags?.volatile === undefined) pending = { packet, offset };
+    if (packet.type === EVENT_PACKET && packet.id === undefined && opts.flags?.volatile === undefined) pending = { packet, offset };
   };
 
   adapter._encode = (packet, packetOptions) => {
@@ -157,17 +132,9 @@ function applyRecoveryRules(adapter: ClusterAdapterInternals): void {
     const data = session.data as Record<string, unknown> | undefined;
     for (const key of Object.keys(data ?? {})) if (data![key] === null) delete data![key];
     if (session.missedPackets.length === 0) return session;
-    const timer = setTimeout(() => held.delete(session.sid), HOLD_MS);
-    timer.unref();
-    held.set(session.sid, { packets: session.missedPackets, timer });
+    held.hold(session.sid, session.missedPackets);
     return { ...session, missedPackets: [] };
   };
 
-  adapter.takeMissedPackets = (socketId) => {
-    const entry = held.get(socketId);
-    if (!entry) return [];
-    held.delete(socketId);
-    clearTimeout(entry.timer);
-    return entry.packets;
-  };
+  adapter.takeMissedPackets = (socketId) => held.take(socketId);
 }

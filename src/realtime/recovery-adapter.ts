@@ -1,40 +1,8 @@
 import type { ExtendedError } from 'socket.io';
 import { SessionAwareAdapter, type BroadcastOptions } from 'socket.io-adapter';
+import { EVENT_PACKET, createHeldPackets, type HoldsMissedPackets, type OutgoingPacket, type PacketOptions, type Recipient } from './recovery-packets.js';
 import type { AppSocket } from './socket-types.js';
 import { untyped } from './socket-types.js';
-
-/** How long held packets wait for their socket to pass the authentication gate. */
-const HOLD_MS = 30_000;
-
-/** Socket.IO's EVENT packet type; only events are kept for recovery. */
-const EVENT = 2;
-
-interface HoldsMissedPackets {
-  takeMissedPackets(socketId: string): unknown[][];
-}
-
-/** The packet Socket.IO hands its adapter: `data` is `[event, ...args]`, `id` set when an ack is expected. */
-interface OutgoingPacket {
-  type: number;
-  data: unknown[];
-  id?: number;
-  nsp?: string;
-}
-
-interface PacketOptions {
-  preEncoded: true;
-  volatile: boolean | undefined;
-  compress: boolean | undefined;
-}
-
-/** The parts of a server-side Socket this adapter writes to, as socket.io-adapter's own broadcast does. */
-interface Recipient {
-  id: string;
-  /** Set only for sockets that asked for recovery (see `acceptRecoveryOptIn`). */
-  pid?: string;
-  client: { writeToEngine(encoded: unknown[], options: PacketOptions): void };
-  notifyOutgoingListeners?: (packet: OutgoingPacket) => void;
-}
 
 /**
  * Members socket.io-adapter 2.5 declares private but that a subclass must reach to
@@ -78,7 +46,7 @@ export function createRecoveryAdapter(maxPackets: number): typeof SessionAwareAd
   const slack = Math.max(1, Math.ceil(maxPackets / 10));
 
   return class RecoveryAdapter extends SessionAwareAdapter implements HoldsMissedPackets {
-    private readonly held = new Map<string, { packets: unknown[][]; timer: NodeJS.Timeout }>();
+    private readonly held = createHeldPackets();
     private lastOffset = 0;
 
     private get internals(): AdapterInternals {
@@ -88,7 +56,7 @@ export function createRecoveryAdapter(maxPackets: number): typeof SessionAwareAd
     override broadcast(packet: OutgoingPacket, opts: BroadcastOptions): void {
       // Packets with an ack and volatile ones are never kept, so carry no offset: the
       // stock path sends every recipient the same bytes.
-      if (packet.type !== EVENT || packet.id !== undefined || opts.flags?.volatile !== undefined) {
+      if (packet.type !== EVENT_PACKET || packet.id !== undefined || opts.flags?.volatile !== undefined) {
         super.broadcast(packet, opts);
         return;
       }
@@ -138,18 +106,12 @@ export function createRecoveryAdapter(maxPackets: number): typeof SessionAwareAd
     override async restoreSession(pid: string, offset: string): ReturnType<SessionAwareAdapter['restoreSession']> {
       const session = await super.restoreSession(pid, offset);
       if (!session || session.missedPackets.length === 0) return session;
-      const timer = setTimeout(() => this.held.delete(session.sid), HOLD_MS);
-      timer.unref();
-      this.held.set(session.sid, { packets: session.missedPackets, timer });
+      this.held.hold(session.sid, session.missedPackets);
       return { ...session, missedPackets: [] };
     }
 
     takeMissedPackets(socketId: string): unknown[][] {
-      const entry = this.held.get(socketId);
-      if (!entry) return [];
-      this.held.delete(socketId);
-      clearTimeout(entry.timer);
-      return entry.packets;
+      return this.held.take(socketId);
     }
   };
 }
