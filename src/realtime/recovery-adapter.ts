@@ -12,6 +12,8 @@ import { untyped } from './socket-types.js';
 interface AdapterInternals {
   nsp: { name: string };
   packets: { id: string; opts: BroadcastOptions; data: unknown[]; emittedAt: number }[];
+  /** Sessions of dropped sockets that may still resume, by private session id. */
+  sessions: Map<string, unknown>;
   apply(opts: BroadcastOptions, callback: (socket: Recipient) => void): void;
   _encode(packet: OutgoingPacket, options: PacketOptions): unknown[];
 }
@@ -65,10 +67,15 @@ export function createRecoveryAdapter(maxPackets: number): typeof SessionAwareAd
       const plain: Recipient[] = [];
       this.internals.apply(opts, (socket) => (socket.pid === undefined ? plain : withOffset).push(socket));
 
-      // A reply to one socket that did not opt in can never be replayed (it has no
-      // session), so it is not kept: the commonest emit of all stays off the buffer.
+      // Not kept when no socket could ever ask for it: no recipient opted in, and no
+      // session of a socket that dropped is waiting to resume (the packets a recovering
+      // socket gets are those emitted after the last one it received, which carried an
+      // offset, so a later emit matters only to a recipient with a pid or to a waiting
+      // session). Without this every push and relay stayed in the buffer, promoted to the
+      // old generation, whether or not any client used recovery. A reply to one socket
+      // that did not opt in is never kept either (it can never be replayed).
       const toOnePlainSocket = withOffset.length === 0 && plain.length === 1 && opts.rooms.size === 1 && opts.rooms.has(plain[0]!.id);
-      if (toOnePlainSocket) {
+      if (withOffset.length === 0 && (toOnePlainSocket || this.internals.sessions.size === 0)) {
         this.send(plain, packet, opts);
         return;
       }

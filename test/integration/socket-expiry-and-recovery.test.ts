@@ -2,7 +2,7 @@ import request from 'supertest';
 import { io } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SocketErrorPayload } from '../../src/contracts/error-codes.js';
-import { emitWithAck, serverSawDisconnect, waitFor, watchUnwanted, type TestSocket } from '../support/client.js';
+import { connectClient, emitWithAck, serverSawDisconnect, waitFor, watchUnwanted, type TestSocket } from '../support/client.js';
 import { createTestClock, type TestClock } from '../support/clock.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
@@ -182,5 +182,35 @@ describe('connection state recovery', () => {
     const failed = await waitFor<{ message: string }>(socket, 'system:state_recovery_failed');
     expect(failed).toMatchObject({ message: 'Failed to recover connection state', timestamp: expect.any(String) });
     socket.close();
+  });
+
+  it('keeps nothing for recovery while no client could ask for it, and keeps emits again once one could', async () => {
+    const kept = () => (t.server.io.of('/').adapter as unknown as { packets: unknown[] }).packets.length;
+    const plain = await connectClient(t.url, { auth: { token: signToken({ userId: 'plain-only' }) } });
+    await emitWithAck(plain, 'room:join', { room: 'quiet' });
+    const got = waitFor(plain, 'tick');
+    await request(t.url).post('/api/room').send({ room: 'quiet', event: 'tick', data: 1 }).expect(200);
+    await request(t.url).post('/api/push').send({ userId: 'plain-only', event: 'ping-me', data: 1 }).expect(200);
+    await got;
+    expect(kept()).toBe(0);
+
+    // A client that asked for recovery: what may reach it is kept from now on, and once it
+    // has dropped, so is what is emitted to the rooms its session waits in.
+    // (Its own greetings and replies are kept too: they carry its offsets.)
+    const resumable = await connectUser(t.url, signToken({ userId: 'resumable' }), { reconnection: false });
+    await emitWithAck(resumable, 'room:join', { room: 'quiet' });
+    const before = kept();
+    await request(t.url).post('/api/room').send({ room: 'quiet', event: 'tick', data: 2 }).expect(200);
+    expect(kept()).toBe(before + 1);
+    const gone = serverSawDisconnect(t.server.io, resumable);
+    dropTransport(resumable);
+    await gone;
+    await request(t.url).post('/api/room').send({ room: 'quiet', event: 'tick', data: 3 }).expect(200);
+    expect(kept()).toBe(before + 2);
+    const missed = waitFor(resumable, 'tick');
+    resumable.connect();
+    expect(await missed).toBe(3);
+    plain.close();
+    resumable.close();
   });
 });
