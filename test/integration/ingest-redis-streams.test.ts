@@ -1,6 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,6 +15,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import type { ServerOverrides } from '../../src/server.js';
 import { createSqliteInboxStore } from '../../src/storage/sqlite/sqlite-inbox-store.js';
 import { connectClient, emitWithAck, waitFor, type TestSocket } from '../support/client.js';
+import { redisServerMissing, startOwnRedis } from '../support/redis-server-process.js';
 import {
   REDIS_URL,
   connectRedis,
@@ -397,46 +396,12 @@ describe('ingesting seed 004 topics from Redis Streams', () => {
 });
 
 describe('when Redis itself goes away and comes back empty', () => {
-  /** A Redis server of this test's own (SIGKILLed by its pid, never another), on a free loopback port. */
-  async function startOwnRedis(port: number): Promise<ChildProcess> {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const url = `redis://127.0.0.1:${port}`;
-    await eventually(async () => {
-      const probe = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        await probe.ping();
-        return true;
-      } catch {
-        return false;
-      } finally {
-        if (probe.isOpen) probe.destroy();
-      }
-    }, `redis-server on port ${port} answers`);
-    return child;
-  }
-  const stopOwnRedis = (child: ChildProcess) =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-
   it('keeps serving while it is away, then consumes again, making the lost group anew', async (ctx) => {
     requireRedis(unavailable, ctx);
-    if (spawnSync('redis-server', ['--version']).status !== 0) {
-      if (process.env.CI === 'true') throw new Error('redis-server is not installed (.ci/run installs it)');
-      ctx.skip('redis-server is not installed (apt-get install redis-server)');
-    }
-    const port = await new Promise<number>((resolve) => {
-      const probe = createNetServer().listen(0, '127.0.0.1', () => {
-        const { port: free } = probe.address() as AddressInfo;
-        probe.close(() => resolve(free));
-      });
-    });
-    let own = await startOwnRedis(port);
-    const url = `redis://127.0.0.1:${port}`;
+    const missing = redisServerMissing();
+    if (missing !== undefined) return ctx.skip(missing);
+    const own = await startOwnRedis();
+    const url = own.url;
     const producer = () => createClient({ url, socket: { reconnectStrategy: false } });
     try {
       const t = await startServer({ JWT_SECRET: TEST_SECRET, API_KEYS: KEY, INGEST_REDIS_URL: url, INGEST_CLAIM_IDLE_MS: '1000' });
@@ -456,7 +421,7 @@ describe('when Redis itself goes away and comes back empty', () => {
       await add('before the outage');
       expect(await first).toMatchObject({ title: 'before the outage' });
 
-      await stopOwnRedis(own);
+      await own.kill();
       await eventually(async () => /^ingest_source_connected 0$/m.test((await request(t.url).get('/metrics')).text), 'the server saw Redis go');
       // Still serving, and still ready: Redis is the ingest's source, not a part of serving.
       expect((await request(t.url).get('/ready').expect(200)).body.status).toBe('ready');
@@ -466,13 +431,13 @@ describe('when Redis itself goes away and comes back empty', () => {
 
       // Back, with none of its data: the stream and the group are gone. The entry written
       // before the server notices is still consumed (the group is made again at 0).
-      own = await startOwnRedis(port);
+      await own.restart();
       const after = waitFor<Record<string, unknown>>(user, 'notification', 15_000);
       await add('after the outage');
       expect(await after).toMatchObject({ title: 'after the outage' });
       expect((await request(t.url).get('/metrics').expect(200)).text).toMatch(/^ingest_source_connected 1$/m);
     } finally {
-      await stopOwnRedis(own);
+      await own.kill();
     }
   });
 });
