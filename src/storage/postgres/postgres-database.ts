@@ -122,16 +122,19 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions): Postgr
     client.release(err === undefined ? undefined : err instanceof Error ? err : new Error(String(err)));
   };
 
+  /** A pooled connection; refused, unreachable, or none free in time: not retried, the caller is told at once. */
+  async function connect(action: string): Promise<pg.PoolClient> {
+    try {
+      return await pool.connect();
+    } catch (err) {
+      failed(err, action);
+      throw toStoreError(action, err);
+    }
+  }
+
   async function transaction<T>(action: string, run: (tx: Transaction) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        // Refused, unreachable, or no free connection in time: not retried, the caller is told at once.
-        failed(err, action);
-        throw toStoreError(action, err);
-      }
+      const client = await connect(action);
       let committing = false;
       try {
         let rollback = false;
@@ -162,13 +165,7 @@ export function createPostgresDatabase(options: PostgresDatabaseOptions): Postgr
 
   async function read<R extends object>(action: string, text: string, values?: readonly unknown[]): Promise<R[]> {
     for (let attempt = 1; ; attempt += 1) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        failed(err, action);
-        throw toStoreError(action, err);
-      }
+      const client = await connect(action);
       try {
         const result = await client.query<R>(text, values as unknown[]);
         release(client, undefined);
