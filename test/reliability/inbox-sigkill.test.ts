@@ -3,6 +3,7 @@ import type { NotificationRecord } from '../../src/contracts/inbox.js';
 import { LONG } from './support/fuzz-run.js';
 import { readAllNotifications } from './support/inbox-pages.js';
 import { ownedServer } from './support/owned-server.js';
+import { eventually } from '../support/eventually.js';
 
 const KEY = 'inbox-sigkill-key-0123456789';
 const KILLS = LONG ? 10 : 3;
@@ -97,7 +98,7 @@ describe('SIGKILL during a burst of stored pushes', () => {
         );
         // A different moment in the burst each round.
         const killAfter = 100 + Math.floor(Math.random() * 150);
-        while (acknowledgedThisRound < killAfter && failure === undefined) await new Promise((resolve) => setTimeout(resolve, 2));
+        await eventually(async () => acknowledgedThisRound >= killAfter || failure !== undefined, `${killAfter} acknowledged in this round`, 60_000, 2);
         if (failure !== undefined) throw failure;
         sending = false;
         const exited = owned.stop('SIGKILL');

@@ -6,6 +6,7 @@ import { REDIS_URL, connectRedis, deleteKeys, redisUnavailable, requireRedis, un
 import { LONG } from './support/fuzz-run.js';
 import { readAllNotifications } from './support/inbox-pages.js';
 import { ownedServer } from './support/owned-server.js';
+import { eventually } from '../support/eventually.js';
 
 /**
  * A server process consuming the ingest is SIGKILLed in the middle of its work: entries it
@@ -110,13 +111,10 @@ describe('a consumer SIGKILLed in the middle of a batch', () => {
 
       // The last process claims what the killed ones held and reads the rest.
       const final = await owned.start(env);
-      const deadline = Date.now() + 120_000;
-      for (;;) {
-        const state = await groupState(redis!, stream, group);
-        if (state.lag === 0 && state.pending === 0 && state.entriesRead === ENTRIES) break;
-        if (Date.now() > deadline) throw new Error(`not drained: ${JSON.stringify(state)}\n${final.output().slice(-4000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      const drained = (state: Awaited<ReturnType<typeof groupState>>) => state.lag === 0 && state.pending === 0 && state.entriesRead === ENTRIES;
+      await eventually(async () => drained(await groupState(redis!, stream, group)), 'the group is drained', 120_000, 50).catch(async () => {
+        throw new Error(`not drained: ${JSON.stringify(await groupState(redis!, stream, group))}\n${final.output().slice(-4000)}`);
+      });
       const metrics = await (await fetch(`${final.url}/metrics`)).text();
       const stored = new Map<string, NotificationRecord[]>();
       for (const userId of USERS) stored.set(userId, await readAllNotifications(final.url, userId, KEY));

@@ -5,6 +5,7 @@ import { connectClient, type TestSocket } from '../support/client.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
 import { LONG } from './support/fuzz-run.js';
 import { ownedServer } from './support/owned-server.js';
+import { eventually } from '../support/eventually.js';
 
 const KEY = 'jobs-sigkill-key-0123456789';
 const KILLS = LONG ? 10 : 3;
@@ -136,7 +137,7 @@ describe('SIGKILL between job transitions', () => {
         }
         // A different moment each round.
         const killAfter = 60 + Math.floor(Math.random() * 120);
-        while (acknowledgedThisRound < killAfter && failure === undefined) await new Promise((resolve) => setTimeout(resolve, 2));
+        await eventually(async () => acknowledgedThisRound >= killAfter || failure !== undefined, `${killAfter} acknowledged in this round`, 60_000, 2);
         if (failure !== undefined) throw failure;
         running = false;
         const exited = owned.stop('SIGKILL');

@@ -6,6 +6,7 @@ import { TEST_SECRET, signToken } from '../support/tokens.js';
 import { parseChatFiles, readAllMessages } from './support/chat-files.js';
 import { LONG } from './support/fuzz-run.js';
 import { ownedServer } from './support/owned-server.js';
+import { eventually } from '../support/eventually.js';
 
 const KEY = 'sigkill-loop-key-0123456789';
 const KILLS = LONG ? 20 : 5;
@@ -122,7 +123,7 @@ describe('SIGKILL mid-burst, again and again, on the same directory', () => {
         );
         // A different moment in the burst each round.
         const killAfter = 150 + Math.floor(Math.random() * 150);
-        while (acknowledgedThisRound < killAfter && failure === undefined) await new Promise((resolve) => setTimeout(resolve, 2));
+        await eventually(async () => acknowledgedThisRound >= killAfter || failure !== undefined, `${killAfter} acknowledged in this round`, 60_000, 2);
         if (failure !== undefined) throw failure;
         sending = false;
         const exited = owned.stop('SIGKILL');
