@@ -1,6 +1,4 @@
-import type { HttpLoadResult } from '../lib/protocol.js';
-import { SECRETS } from '../lib/servers.js';
-import { connectLists, cpuPerOperation, dealAcross, loadDiagnostics, measure, sumReceived, userIds, warmUp, type Scenario } from './kit.js';
+import { cpuPerOperation, loadDiagnostics, measureHttpPosts, sumReceived, userIds, type Scenario } from './kit.js';
 
 const EVENT = 'bench:batch';
 
@@ -25,13 +23,8 @@ export const batchScenario: Scenario = {
   repetitions: (o) => o.reps,
   sockets: (o) => o.pushUsers,
   async run(ctx) {
-    const { options, workers } = ctx;
-    await warmUp(ctx);
-    const loader = workers.size - 1;
-    const receivers = workers.size > 1 ? Array.from({ length: workers.size - 1 }, (_, i) => i) : [0];
+    const { options } = ctx;
     const users = userIds('b', options.pushUsers);
-    await connectLists(ctx, dealAcross(users, receivers.length), receivers);
-    await workers.all({ cmd: 'track', events: [EVENT] });
     const push = (userId: string) => ({ userId, event: EVENT, data: { title: 'Bench', orderId: 42, t: 0 } });
     const batched = ctx.kind === 'ours';
     const perRequest = batched ? options.batchSize : 1;
@@ -41,25 +34,8 @@ export const batchScenario: Scenario = {
           JSON.stringify({ items: Array.from({ length: perRequest }, (_unused, k) => ({ op: 'push', ...push(users[(start + k) % users.length]!) })) }),
         )
       : users.map((userId) => JSON.stringify(push(userId)));
-    const load = (seconds: number) =>
-      workers.call<HttpLoadResult>(loader, {
-        cmd: 'http-load',
-        urls: [...ctx.server.urls],
-        path: batched ? '/api/batch' : '/api/push',
-        apiKey: SECRETS.apiKey,
-        bodies,
-        connections: options.httpConnections,
-        warmupSeconds: 0,
-        durationSeconds: seconds,
-      });
-    if (options.warmup >= 1) await load(options.warmup);
-    const measured = await measure(ctx, () => load(options.duration));
-    await workers.all({ cmd: 'close-all', graceful: false });
-
+    const measured = await measureHttpPosts(ctx, { users, event: EVENT, path: batched ? '/api/batch' : '/api/push', bodies });
     const result = measured.value;
-    if (result.non2xx > 0 || result.requests === 0) {
-      throw new Error(`${batched ? 'POST /api/batch' : 'POST /api/push'} answered ${result.non2xx} non-2xx of ${result.requests + result.non2xx} (errors ${result.errors})`);
-    }
     const deliveries = result.requests * perRequest;
     const delivered = sumReceived(measured.clients, EVENT);
     const notes: string[] = [];

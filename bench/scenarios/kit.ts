@@ -1,6 +1,6 @@
 import { Histogram } from '../lib/histogram.js';
 import type { BenchOptions, ScenarioId } from '../lib/options.js';
-import type { ConnectCommand, ConnectResult, WindowReport } from '../lib/protocol.js';
+import type { ConnectCommand, ConnectResult, HttpLoadResult, WindowReport } from '../lib/protocol.js';
 import { SECRETS, usageBetween, type RunningServer, type ServerKind, type ServerUsage } from '../lib/servers.js';
 import type { WorkerPool } from '../lib/workers.js';
 
@@ -232,4 +232,42 @@ export function loadDiagnostics(measured: Measured<unknown>, notes: string[]): R
     clientEluMax: clientElu,
     disconnects,
   };
+}
+
+/**
+ * HTTP load the push-like scenarios share: `users` each get one socket (on the client
+ * processes but the last, which runs autocannon), tracked for `event`; then `bodies` are
+ * POSTed to `path` in turn, a warm-up then the measured window. A window with any non-2xx
+ * answer, or with none at all, fails the run.
+ */
+export async function measureHttpPosts(
+  ctx: RunContext,
+  load: { users: readonly string[]; event: string; path: string; bodies: readonly string[] },
+): Promise<Measured<HttpLoadResult>> {
+  const { options, workers } = ctx;
+  await warmUp(ctx);
+  const loader = workers.size - 1;
+  const receivers = workers.size > 1 ? Array.from({ length: workers.size - 1 }, (_, i) => i) : [0];
+  await connectLists(ctx, dealAcross(load.users, receivers.length), receivers);
+  await workers.all({ cmd: 'track', events: [load.event] });
+  const post = (seconds: number) =>
+    workers.call<HttpLoadResult>(loader, {
+      cmd: 'http-load',
+      urls: [...ctx.server.urls],
+      path: load.path,
+      apiKey: SECRETS.apiKey,
+      bodies: [...load.bodies],
+      connections: options.httpConnections,
+      warmupSeconds: 0,
+      durationSeconds: seconds,
+    });
+  // autocannon needs about a second to report anything: shorter warm-ups are skipped.
+  if (options.warmup >= 1) await post(options.warmup);
+  const measured = await measure(ctx, () => post(options.duration));
+  await workers.all({ cmd: 'close-all', graceful: false });
+  const result = measured.value;
+  if (result.non2xx > 0 || result.requests === 0) {
+    throw new Error(`POST ${load.path} answered ${result.non2xx} non-2xx of ${result.requests + result.non2xx} (errors ${result.errors})`);
+  }
+  return measured;
 }

@@ -1,6 +1,4 @@
-import type { HttpLoadResult } from '../lib/protocol.js';
-import { SECRETS } from '../lib/servers.js';
-import { clusterDiagnostics, connectLists, cpuPerOperation, dealAcross, loadDiagnostics, measure, sumReceived, userIds, warmUp, type Scenario } from './kit.js';
+import { clusterDiagnostics, cpuPerOperation, loadDiagnostics, measureHttpPosts, sumReceived, userIds, type Scenario } from './kit.js';
 
 /**
  * HTTP load on POST /api/push: autocannon (in a client process of its own when there are
@@ -21,34 +19,11 @@ export const pushScenario: Scenario = {
   repetitions: (o) => o.reps,
   sockets: (o) => o.pushUsers,
   async run(ctx) {
-    const { options, workers } = ctx;
-    await warmUp(ctx);
-    const loader = workers.size - 1;
-    const receivers = workers.size > 1 ? Array.from({ length: workers.size - 1 }, (_, i) => i) : [0];
+    const { options } = ctx;
     const users = userIds('p', options.pushUsers);
-    await connectLists(ctx, dealAcross(users, receivers.length), receivers);
-    await workers.all({ cmd: 'track', events: ['bench:push'] });
     const bodies = users.map((userId) => JSON.stringify({ userId, event: 'bench:push', data: { title: 'Bench', orderId: 42, t: 0 } }));
-    const load = (seconds: number) =>
-      workers.call<HttpLoadResult>(loader, {
-        cmd: 'http-load',
-        urls: [...ctx.server.urls],
-        path: '/api/push',
-        apiKey: SECRETS.apiKey,
-        bodies,
-        connections: options.httpConnections,
-        warmupSeconds: 0,
-        durationSeconds: seconds,
-      });
-    // autocannon needs about a second to report anything: shorter warm-ups are skipped.
-    if (options.warmup >= 1) await load(options.warmup);
-    const measured = await measure(ctx, () => load(options.duration));
-    await workers.all({ cmd: 'close-all', graceful: false });
-
+    const measured = await measureHttpPosts(ctx, { users, event: 'bench:push', path: '/api/push', bodies });
     const result = measured.value;
-    if (result.non2xx > 0 || result.requests === 0) {
-      throw new Error(`POST /api/push answered ${result.non2xx} non-2xx of ${result.requests + result.non2xx} (errors ${result.errors})`);
-    }
     const notes: string[] = [];
     const nodes = ctx.server.urls.length;
     if (options.httpConnections % nodes !== 0) notes.push(`${options.httpConnections} HTTP connections do not spread evenly over ${nodes} nodes`);
