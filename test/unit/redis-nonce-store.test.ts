@@ -1,10 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClusterRedis, type ClusterRedis } from '../../src/cluster/redis-connection.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { createRedisNonceStore } from '../../src/storage/redis/redis-nonce-store.js';
 import { eventually } from '../support/eventually.js';
-import { REDIS_URL, connectRedis, deleteKeys, redisUnavailable, requireRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
+import { clusterRedisNodes, inspectedPrefix } from '../support/cluster-redis-nodes.js';
+import { redisUnavailable, requireRedis } from '../support/redis.js';
 import { redisServerMissing, startOwnRedis, type OwnRedis } from '../support/redis-server-process.js';
 
 /**
@@ -13,31 +12,11 @@ import { redisServerMissing, startOwnRedis, type OwnRedis } from '../support/red
  */
 
 const unavailable = await redisUnavailable();
-const logger = createLogger({ level: 'silent', pretty: false });
-const connections: ClusterRedis[] = [];
-
-async function connectNode(url = REDIS_URL): Promise<ClusterRedis> {
-  const redis = createClusterRedis({ url, logger });
-  connections.push(redis);
-  await redis.connect();
-  return redis;
-}
-
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((redis) => redis.close()));
-});
+const connectNode = clusterRedisNodes();
 
 describe('Redis nonce store', () => {
-  let inspector: TestRedis | undefined;
-  const prefix = uniquePrefix('nonce-store').replace(/:$/, '');
-  beforeAll(async () => {
-    if (unavailable === undefined) inspector = await connectRedis();
-  });
-  afterAll(async () => {
-    if (inspector === undefined) return;
-    await deleteKeys(inspector, `${prefix}:`);
-    inspector.destroy();
-  });
+  const inspected = inspectedPrefix('nonce-store', unavailable);
+  const { prefix } = inspected;
 
   it('says fresh the first time and seen after, on any node, under <prefix>:nonce: with the TTL given', async (ctx) => {
     requireRedis(unavailable, ctx);
@@ -49,8 +28,8 @@ describe('Redis nonce store', () => {
     expect(await nodeA.remember('key1:nonce-aaaa', 600_000)).toBe('seen');
     expect(await nodeB.remember('key1:nonce-bbbb', 600_000)).toBe('fresh');
 
-    expect(await inspector!.get(`${prefix}:nonce:key1:nonce-aaaa`)).toBe('1');
-    const ttl = await inspector!.pTTL(`${prefix}:nonce:key1:nonce-aaaa`);
+    expect(await inspected.client.get(`${prefix}:nonce:key1:nonce-aaaa`)).toBe('1');
+    const ttl = await inspected.client.pTTL(`${prefix}:nonce:key1:nonce-aaaa`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(600_000);
   });
@@ -59,7 +38,7 @@ describe('Redis nonce store', () => {
     requireRedis(unavailable, ctx);
     const store = createRedisNonceStore({ redis: await connectNode(), keyPrefix: prefix });
     expect(await store.remember('key1:short-lived', 50)).toBe('fresh');
-    await eventually(async () => (await inspector!.exists(`${prefix}:nonce:key1:short-lived`)) === 0, 'Redis expired the nonce');
+    await eventually(async () => (await inspected.client.exists(`${prefix}:nonce:key1:short-lived`)) === 0, 'Redis expired the nonce');
     expect(await store.remember('key1:short-lived', 50)).toBe('fresh');
   });
 });

@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClusterRedis, type ClusterRedis } from '../../src/cluster/redis-connection.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisRateLimiter } from '../../src/storage/redis/redis-rate-limiter.js';
 import { eventually } from '../support/eventually.js';
-import { REDIS_URL, connectRedis, deleteKeys, redisUnavailable, requireRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
+import { clusterRedisNodes, inspectedPrefix } from '../support/cluster-redis-nodes.js';
+import { redisUnavailable, requireRedis } from '../support/redis.js';
 import { redisServerMissing, startOwnRedis, type OwnRedis } from '../support/redis-server-process.js';
 
 /**
@@ -12,31 +11,11 @@ import { redisServerMissing, startOwnRedis, type OwnRedis } from '../support/red
  */
 
 const unavailable = await redisUnavailable();
-const logger = createLogger({ level: 'silent', pretty: false });
-const connections: ClusterRedis[] = [];
-
-async function connectNode(url = REDIS_URL): Promise<ClusterRedis> {
-  const redis = createClusterRedis({ url, logger });
-  connections.push(redis);
-  await redis.connect();
-  return redis;
-}
-
-afterEach(async () => {
-  await Promise.all(connections.splice(0).map((redis) => redis.close()));
-});
+const connectNode = clusterRedisNodes();
 
 describe('Redis rate limiter', () => {
-  let inspector: TestRedis | undefined;
-  const prefix = uniquePrefix('rate-limiter').replace(/:$/, '');
-  beforeAll(async () => {
-    if (unavailable === undefined) inspector = await connectRedis();
-  });
-  afterAll(async () => {
-    if (inspector === undefined) return;
-    await deleteKeys(inspector, `${prefix}:`);
-    inspector.destroy();
-  });
+  const inspected = inspectedPrefix('rate-limiter', unavailable);
+  const { prefix } = inspected;
 
   it('spends one count from every node: 4 points allow 4 calls in all, then refuse with the time left', async (ctx) => {
     requireRedis(unavailable, ctx);
@@ -56,8 +35,8 @@ describe('Redis rate limiter', () => {
 
     // Another caller has a count of its own; the counts live under <prefix>:rl:<name>:.
     expect((await nodes[1]!.consume('key:other')).allowed).toBe(true);
-    expect(await inspector!.get(`${prefix}:rl:http:key:abc`)).toBe('6');
-    const ttl = await inspector!.pTTL(`${prefix}:rl:http:key:abc`);
+    expect(await inspected.client.get(`${prefix}:rl:http:key:abc`)).toBe('6');
+    const ttl = await inspected.client.pTTL(`${prefix}:rl:http:key:abc`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60_000);
   });
