@@ -129,8 +129,9 @@ describe('chat durability through the real server', () => {
       try {
         const alice = await connectClient(t.url, { auth: { token: signToken({ userId: 'alice' }) } });
         const { sessionId } = await emitWithAck<{ sessionId: string }>(alice, 'create_chat_session', { machineId: 'm', receiverUserId: 'bob' });
-        // Leave a little room, then fill it with messages until the store says it is full.
-        await writeFile(filler, Buffer.alloc(180 * 1024));
+        // Leave a little room, then fill it with messages until the store says it is full
+        // (each message takes room twice until a checkpoint: messages.jsonl and the journal).
+        await writeFile(filler, Buffer.alloc(140 * 1024));
         const acknowledged: string[] = [];
         let failure: { code?: string } | undefined;
         for (let i = 0; i < 2000 && !failure; i++) {

@@ -385,12 +385,18 @@ describe.skipIf(!canMount)('file chat store on a full disk', () => {
     for (const message of stored) expect(message.clientMessageId).toBe(acked.get(message.seq));
     await assertEveryFileParses(dir);
 
+    // Closing removed the journal, whose copies of the lines took room: fill the disk again.
+    const refiller = path.join(mountPoint, 'refiller');
+    await writeFile(refiller, Buffer.alloc(512 * 1024, 1)).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    });
     refusals = [];
     await reopened.appendMessage(sessionId, messageFrom('alice', 'bob', 'z'.repeat(8000))).catch((err: unknown) => refusals.push(err));
     expect(refusals).toEqual([expect.objectContaining({ code: 'STORAGE_UNAVAILABLE' })]);
     expect(reopened.isWritable()).toBe(false);
 
     await rm(filler);
+    await rm(refiller);
     const after = await reopened.appendMessage(sessionId, messageFrom('alice', 'bob', 'space again'));
     expect(after.message.seq).toBe(acked.size + 1);
     expect(reopened.isWritable()).toBe(true);

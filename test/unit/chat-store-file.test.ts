@@ -31,6 +31,8 @@ const ioError = (syscall: string) => Object.assign(new Error(`EIO: i/o error, ${
 type WriteCallback = (err: NodeJS.ErrnoException | null, bytesWritten: number) => void;
 type WriteArgs = [number, Uint8Array, number, number, number, WriteCallback];
 
+const JOURNAL_FILE = /^chat-journal-\d{6}\.log$/;
+
 /** O_DSYNC's bit in the octal `flags:` line of /proc/<pid>/fdinfo (Linux). */
 const O_DSYNC_BIT = 0o10000;
 
@@ -57,7 +59,19 @@ describe('file chat store, at the file-handle level', () => {
     await removeDir(root);
   });
 
-  /** Makes the next appends' writes behave as given, in order, then real again. */
+  /** Makes the next writes to messages.jsonl (synchronous) behave as given, in order, then real again. */
+  const perturbSyncWrites = (...behaviours: ('half' | 'fail')[]) => {
+    const realWriteSync = fs.writeSync;
+    const spy = vi.spyOn(fs, 'writeSync');
+    for (const behaviour of behaviours) {
+      spy.mockImplementationOnce(((fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => {
+        if (behaviour === 'fail') throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
+        return Reflect.apply(realWriteSync, fs, [fd, buffer, offset, Math.ceil(length / 2), position]) as number;
+      }) as unknown as typeof fs.writeSync);
+    }
+  };
+
+  /** Makes the next journal writes (callback API) behave as given, in order, then real again. */
   const perturbWrites = (...behaviours: ('half' | 'fail')[]) => {
     const realWrite = fs.write;
     const spy = vi.spyOn(fs, 'write');
@@ -78,13 +92,40 @@ describe('file chat store, at the file-handle level', () => {
     expect((await readMessageLines(log)).map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
 
-  it.runIf(process.platform === 'linux')('appends through a descriptor opened with O_DSYNC: a write returns once it is on disk', async () => {
+  it.runIf(process.platform === 'linux')('makes appends durable through the journal, opened with O_DSYNC: its write returns once on disk', async () => {
     const write = vi.spyOn(fs, 'write');
     await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'hello'));
     const fd = write.mock.calls[0]?.[0] as number;
-    expect(await readlink(`/proc/self/fd/${fd}`)).toBe(log);
+    expect(path.basename(await readlink(`/proc/self/fd/${fd}`))).toMatch(/^chat-journal-\d{6}\.log$/);
     const flags = /^flags:\s*([0-7]+)$/m.exec(await readFile(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
     expect(Number.parseInt(flags ?? '0', 8) & O_DSYNC_BIT).toBe(O_DSYNC_BIT);
+  });
+
+  it('writes the lines of many sessions in one turn with one journal write', async () => {
+    const others = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: `u${i}` })),
+    );
+    const write = vi.spyOn(fs, 'write');
+    await Promise.all(others.map(({ sessionId: id }, i) => store.appendMessage(id, messageFrom('alice', `u${i}`, `to u${i}`))));
+    expect(write.mock.calls.length).toBe(1);
+    for (const [i, { sessionId: id }] of others.entries()) {
+      expect((await readMessageLines(path.join(dir, id, 'messages.jsonl'))).map((m) => m.message)).toEqual([`to u${i}`]);
+    }
+  });
+
+  it('refuses an append whose messages.jsonl write fails, cuts the partial bytes, and writes nothing to the journal', async () => {
+    await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'before'));
+    const sizeBefore = (await stat(log)).size;
+    perturbSyncWrites('half', 'fail');
+    const journalWrite = vi.spyOn(fs, 'write');
+    await expect(store.appendMessage(sessionId, messageFrom('alice', 'bob', 'y'.repeat(5000)))).rejects.toMatchObject({
+      code: 'STORAGE_UNAVAILABLE',
+    });
+    expect(journalWrite).not.toHaveBeenCalled();
+    expect(store.isWritable()).toBe(false);
+    expect((await stat(log)).size).toBe(sizeBefore);
+    expect((await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'after'))).message.seq).toBe(2);
+    expect((await readMessageLines(log)).map((m) => m.message)).toEqual(['before', 'after']);
   });
 
   it('finishes a short write instead of leaving half a line', async () => {
@@ -121,8 +162,10 @@ describe('file chat store, at the file-handle level', () => {
 
   it('re-reads the file before the next append when a failed write could not be cut off', async () => {
     await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'before'));
-    perturbWrites('half', 'fail');
-    vi.spyOn(proto, 'truncate').mockRejectedValueOnce(ioError('ftruncate'));
+    perturbSyncWrites('half', 'fail');
+    vi.spyOn(fs, 'ftruncateSync').mockImplementationOnce(() => {
+      throw ioError('ftruncate');
+    });
     await expect(store.appendMessage(sessionId, messageFrom('alice', 'bob', 'z'.repeat(5000)))).rejects.toMatchObject({
       code: 'STORAGE_UNAVAILABLE',
     });
@@ -164,7 +207,7 @@ describe('file chat store, at the file-handle level', () => {
     expect(await deleted).toBe(true);
     // Submitted in the same tick as the delete, none had begun its write: all were still queued.
     expect(settled).toEqual(Array.from({ length: 50 }, () => ({ status: 'rejected', reason: expect.objectContaining({ code: 'NOT_FOUND' }) })));
-    expect(await readdir(dir)).toEqual(['.lock']);
+    expect((await readdir(dir)).filter((name) => !JOURNAL_FILE.test(name))).toEqual(['.lock']);
   });
 
   it('caps a page by bytes, answering a huge limit with a shorter page and nextAfter', async () => {
@@ -211,7 +254,10 @@ describe('file chat store, at the file-handle level', () => {
     expect((await store.listSessionsOf('bob'))[0]).toMatchObject({ messageCount: 4, unreadCount: 4 });
   });
 
-  it('never forgets the index of a session whose append is being written (a reload would cut the line in flight)', async () => {
+  it('never forgets the index of a session whose append is being written (a reload would count the line before it is durable)', async () => {
+    const third = (await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'dave' })).sessionId;
+    await store.appendMessage(third, messageFrom('alice', 'dave', 'd1'));
+    await store.appendMessage(third, messageFrom('alice', 'dave', 'd2'));
     await store.close();
     const { logger, records } = recordingLogger();
     store = await openFileStore(dir, { maxIndexedMessages: 2, logger });
@@ -219,28 +265,21 @@ describe('file chat store, at the file-handle level', () => {
     await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'first'));
     await store.appendMessage(other, messageFrom('alice', 'carol', 'other'));
 
-    // The next append to the first session writes half its bytes, then waits before the rest.
+    // The next append to the first session reaches messages.jsonl, then its journal write waits.
     const realWrite = fs.write;
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    let halfWritten!: () => void;
-    const half = new Promise<void>((resolve) => (halfWritten = resolve));
-    vi.spyOn(fs, 'write')
-      .mockImplementationOnce(((...args: WriteArgs) => {
-        const [fd, buffer, offset, length, position, callback] = args;
-        Reflect.apply(realWrite, fs, [fd, buffer, offset, Math.ceil(length / 2), position, (err: NodeJS.ErrnoException | null, n: number) => {
-          halfWritten();
-          callback(err, n);
-        }]);
-      }) as unknown as typeof fs.write)
-      .mockImplementationOnce(((...args: WriteArgs) => {
-        void held.then(() => Reflect.apply(realWrite, fs, args));
-      }) as unknown as typeof fs.write);
-    const inFlight = store.appendMessage(sessionId, messageFrom('alice', 'bob', 's'.repeat(5000)));
-    await half;
+    let started!: () => void;
+    const journalWriteStarted = new Promise<void>((resolve) => (started = resolve));
+    vi.spyOn(fs, 'write').mockImplementationOnce(((...args: WriteArgs) => {
+      started();
+      void held.then(() => Reflect.apply(realWrite, fs, args));
+    }) as unknown as typeof fs.write);
+    const inFlight = store.appendMessage(sessionId, messageFrom('alice', 'bob', 'second'));
+    await journalWriteStarted;
 
-    // Over the cap now, with the first session the least recently used; then read it.
-    await store.appendMessage(other, messageFrom('alice', 'carol', 'over the cap'));
+    // Loading the third session's index goes over the cap, with the first session the least recently used.
+    expect((await store.readMessages(third, { after: 0, limit: 10 })).messages.map((m) => m.message)).toEqual(['d1', 'd2']);
     expect((await store.readMessages(sessionId, { after: 0, limit: 10 })).messages.map((m) => m.message)).toEqual(['first']);
 
     release();

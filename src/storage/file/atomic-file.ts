@@ -33,6 +33,20 @@ export function writeFully(handle: FileHandle, data: Uint8Array, position: numbe
 }
 
 /**
+ * Writes all of `data` at `position` of `fd` synchronously, looping over short writes. For
+ * writes that only reach the page cache (no O_DSYNC): about 3 µs on the main thread
+ * against some 20 µs of CPU for a round trip through the libuv thread pool.
+ */
+export function writeFullySync(fd: number, data: Uint8Array, position: number): void {
+  let written = 0;
+  while (written < data.length) {
+    const bytesWritten = fs.writeSync(fd, data, written, data.length - written, position + written);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    written += bytesWritten;
+  }
+}
+
+/**
  * Makes the entries of a directory (created, renamed or removed files) durable. Windows
  * cannot open a directory for fsync and orders these updates itself.
  */

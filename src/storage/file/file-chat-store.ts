@@ -2,20 +2,22 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { v4 as uuidv4 } from 'uuid';
-import type { ChatSession, ChatSessionSummary, ChatStore } from '../../domain/chat-store.js';
+import type { ChatMessage, ChatSession, ChatSessionSummary, ChatStore } from '../../domain/chat-store.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, newSessionRecord, withCursor } from '../../domain/chat-rules.js';
+import { openChatJournal, isGone, replayChatJournals, type ChatJournal } from './chat-journal.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { storageUnavailable } from './fs-errors.js';
 import { createHandlePool } from './handle-pool.js';
 import { createIndexCache } from './index-cache.js';
-import { countAbove, emptyMessageLogIndex, lastSeqOf, type MessageLogIndex } from './message-log.js';
+import { appendToMessageLog, countAbove, emptyMessageLogIndex, lastSeqOf, loadMessageLog, type MessageLogIndex } from './message-log.js';
 import { forEachBounded } from './run-bounded.js';
 import { moveSeedMessages } from './seed-upgrade.js';
 import { createSessionFiles, createSessionFileWriter, type SessionFileWriter } from './session-files.js';
 import { createSessionLog, type SessionLog } from './session-log.js';
-import { canonicalSessionId, SESSION_FILE } from './session-paths.js';
+import { canonicalSessionId, isSessionDirName, SESSION_FILE } from './session-paths.js';
+import { parseMessageLine } from './stored-records.js';
 import { createSessionRegistry } from './session-registry.js';
 import { scanSessionsDir } from './session-scan.js';
 import { createWriteHealth } from './write-health.js';
@@ -30,6 +32,8 @@ export interface FileChatStoreOptions {
   scanConcurrency?: number;
   /** Most messages one durable write carries. Default 512. */
   maxBatch?: number;
+  /** When the chat journal starts a new file and checkpoints the old one (see chat-journal.ts). */
+  journal?: { maxBytes?: number; maxSessions?: number; checkpointMs?: number };
   /** How long a deferrable cursor change may wait before session.json gets it. Default 1000 ms. */
   deferredWriteMs?: number;
   /**
@@ -82,8 +86,10 @@ function summaryOf(session: ChatSession, index: MessageLogIndex, userId: string)
  * (rewritten atomically) and messages.jsonl (append-only, one message per line). See the
  * ChatStore port for the guarantees. This is the façade; each concern has its module:
  *
- * - session-log.ts: a session's appends (group commit, one durable write per batch, a
- *   failed write cut off again) and reads of messages.jsonl;
+ * - session-log.ts: a session's appends (group commit, one write per batch, a failed
+ *   write cut off again) and reads of messages.jsonl;
+ * - chat-journal.ts: the write-ahead journal that makes the appends of every session in
+ *   a turn durable with one write, checkpoints, and replay after a crash;
  * - index-cache.ts: the in-memory indexes of the logs, capped, least recently used first;
  *   messages.jsonl is read (and a torn tail repaired) on first access, not at start-up;
  * - session-registry.ts: which sessions exist, by id and by participant;
@@ -115,6 +121,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
   const inflight = new Set<Promise<unknown>>();
   let state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   let lock: DirLock | undefined;
+  let journal: ChatJournal | undefined;
   let opened: Promise<void> | undefined;
   let closed: Promise<void> | undefined;
 
@@ -145,6 +152,10 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
         logger,
         now,
         maxBatch,
+        makeDurable: (lines) => {
+          if (journal === undefined) return Promise.reject(new AppError('STORAGE_UNAVAILABLE', 'The chat store is not open'));
+          return journal.commit(id, lines);
+        },
         isDeleted: () => entry.deleted,
         afterLoad: async (handle, index) => {
           if (!entry.hasSeedMessages) return;
@@ -205,6 +216,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
         for (const entry of registry.entries()) entry.file.flushDeferred();
         await Promise.allSettled([...inflight]);
         await Promise.all([...registry.entries()].flatMap((entry) => [entry.log.idle(), entry.file.idle()]));
+        await journal?.close();
         await handles.closeAll();
         await lock?.release();
         state = 'closed';
@@ -333,6 +345,8 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     const owned = await acquireDirLock(root, logger);
     try {
       const started = performance.now();
+      const replayed = await replayChatJournals(root, { logger, replaySession });
+      journal = await openChatJournal({ root, generation: replayed.nextGeneration, logger, health, syncSession, ...options.journal });
       const scan = await scanSessionsDir(root, { logger, concurrency: scanConcurrency });
       for (const { session, hasSeedMessages } of scan.sessions) registry.add(newEntry(session, { hasSeedMessages }));
       logger.info(
@@ -340,10 +354,49 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
         'chat sessions indexed',
       );
     } catch (err) {
+      await journal?.close().catch((closeErr: unknown) => logger.warn({ err: closeErr }, 'could not close the chat journal'));
       await owned.release().catch((releaseErr: unknown) => logger.warn({ err: releaseErr }, 'could not release the chat sessions directory lock'));
       throw err;
     }
     lock = owned;
+  }
+
+  /** Appends to a session's messages.jsonl (durably) the journal's lines it lacks; a deleted session is skipped. */
+  async function replaySession(sessionId: string, lines: string[]): Promise<number> {
+    if (!isSessionDirName(sessionId)) return 0;
+    let handle;
+    try {
+      handle = await files.openMessageLog(sessionId);
+    } catch (err) {
+      if (isGone(err)) return 0;
+      throw err;
+    }
+    try {
+      const index = await loadMessageLog(handle, { logger, sessionId });
+      const missing: ChatMessage[] = [];
+      let last = lastSeqOf(index);
+      for (const line of lines) {
+        const message = parseMessageLine(line);
+        if (message === undefined || message.seq <= last) continue;
+        missing.push(message);
+        last = message.seq;
+      }
+      if (missing.length > 0) await appendToMessageLog(handle, index, missing);
+      return missing.length;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** A checkpoint's fdatasync of one session's messages.jsonl; nothing for a session deleted meanwhile. */
+  async function syncSession(sessionId: string): Promise<void> {
+    if (registry.get(sessionId) === undefined) return;
+    try {
+      await handles.use(sessionId, (handle) => handle.datasync());
+    } catch (err) {
+      if (registry.get(sessionId) === undefined || isGone(err)) return;
+      throw err;
+    }
   }
 }
 

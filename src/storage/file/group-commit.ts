@@ -24,15 +24,24 @@ interface Waiting<TItem, TResult> {
  */
 export function createGroupCommitter<TItem, TResult>(
   commit: (items: TItem[]) => Promise<TResult[]>,
-  options: { maxBatch?: number } = {},
+  options: {
+    maxBatch?: number;
+    /**
+     * What the first batch waits for before it is taken. Default: one microtask, so the
+     * submissions of the current tick join it. `setImmediate` waits for the rest of this
+     * turn of the event loop (every socket read of its poll phase) instead.
+     */
+    gather?: () => Promise<void>;
+  } = {},
 ): GroupCommitter<TItem, TResult> {
   const maxBatch = options.maxBatch ?? Number.POSITIVE_INFINITY;
+  const gather = options.gather ?? (() => Promise.resolve());
   const queue: Waiting<TItem, TResult>[] = [];
   let running: Promise<void> | undefined;
 
   const drain = async () => {
-    // Let the submissions of the current tick join the first batch.
-    await Promise.resolve();
+    // Let the submissions of the current tick (or turn) join the first batch.
+    await gather();
     while (queue.length > 0) {
       const batch = queue.splice(0, maxBatch);
       try {

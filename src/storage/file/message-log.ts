@@ -2,21 +2,16 @@ import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { ChatMessage, MessagePage } from '../../domain/chat-store.js';
 import type { Logger } from '../../observability/logger.js';
-import { writeFully } from './atomic-file.js';
+import { writeFullySync } from './atomic-file.js';
 import { parseMessageLine, serializeMessage } from './stored-records.js';
 
-/** Absent on Windows; there each append is followed by an fdatasync instead. */
-const O_DSYNC = fs.constants.O_DSYNC as number | undefined;
-
 /**
- * How messages.jsonl is opened: read-write (not O_APPEND: appends write at the committed
- * length, which is what lets a failed write be cut off again) and O_DSYNC, so that a write
- * returns only once its data and the file's new size are on disk, as write + fdatasync
- * would, in one system call and one trip to the thread pool instead of two (that, and
- * writeFully's callback API, took the main thread's share of an append from about 35 to
- * 13 µs on this project's 2-core machines).
+ * How messages.jsonl is opened: read-write, and not O_APPEND: appends write at the
+ * committed length, which is what lets a failed write be cut off again. Not O_DSYNC:
+ * appends reach the page cache at once and are made durable by the chat journal
+ * (chat-journal.ts), with one durable write for every session's lines of a turn.
  */
-export const MESSAGE_LOG_OPEN_FLAGS = fs.constants.O_RDWR | (O_DSYNC ?? 0);
+export const MESSAGE_LOG_OPEN_FLAGS = fs.constants.O_RDWR;
 
 /**
  * What is known of one messages.jsonl once it has been read: enough to append, page and
@@ -148,23 +143,30 @@ export class MessageLogWriteError extends Error {
 }
 
 /**
- * Appends `messages` with one durable write (see MESSAGE_LOG_OPEN_FLAGS; the handle must
- * be opened with them), then records them in the index. On any failure the file is
- * truncated back to its committed length so no partial line remains, the index is left
- * untouched, and a MessageLogWriteError is thrown.
+ * Appends `messages`: writes their lines at the committed length (a plain, synchronous
+ * write to the page cache), then waits for `makeDurable` (the chat journal's write, or by
+ * default an fdatasync of this file), then records them in the index. On any failure the
+ * file is truncated back to its committed length so no partial line remains, the index is
+ * left untouched, and a MessageLogWriteError is thrown.
  */
-export async function appendToMessageLog(handle: FileHandle, index: MessageLogIndex, messages: readonly ChatMessage[]): Promise<void> {
+export async function appendToMessageLog(
+  handle: FileHandle,
+  index: MessageLogIndex,
+  messages: readonly ChatMessage[],
+  makeDurable: (lines: Buffer[]) => Promise<void> = () => handle.datasync(),
+): Promise<void> {
   const lines = messages.map((message) => Buffer.from(serializeMessage(message), 'utf8'));
-  const data = Buffer.concat(lines);
   const start = index.size;
   try {
-    await writeFully(handle, data, start);
-    if (O_DSYNC === undefined) await handle.datasync();
+    writeFullySync(handle.fd, lines.length === 1 ? (lines[0] as Buffer) : Buffer.concat(lines), start);
+    await makeDurable(lines);
   } catch (err) {
-    const truncateError = await handle.truncate(start).then(
-      () => undefined,
-      (truncateErr: unknown) => truncateErr ?? new Error('truncate failed'),
-    );
+    let truncateError: unknown;
+    try {
+      fs.ftruncateSync(handle.fd, start);
+    } catch (truncateErr) {
+      truncateError = truncateErr ?? new Error('truncate failed');
+    }
     throw new MessageLogWriteError(err, truncateError);
   }
   let offset = start;

@@ -13,8 +13,9 @@ import type { WriteHealth } from './write-health.js';
 
 /**
  * One session's messages.jsonl, as the store uses it: appends go through a group commit
- * (whatever waits is written with one durable write, and each append resolves only after
- * it; a failed write is cut off again so the file always ends with a whole line), reads
+ * (whatever waits is written with one write and made durable by one journal commit, and
+ * each append resolves only after it; a failed write is cut off again so the file always
+ * ends with a whole line), reads
  * and retries are answered through the session's index.
  */
 export interface SessionLog {
@@ -41,6 +42,8 @@ export function createSessionLog(options: {
   now: () => Date;
   /** Most messages one durable write carries. */
   maxBatch: number;
+  /** Makes lines already written to messages.jsonl durable (the chat journal). */
+  makeDurable(lines: Buffer[]): Promise<void>;
   isDeleted(): boolean;
   /** Runs once the index has been read, before anyone uses it (the seed-format upgrade). */
   afterLoad(handle: FileHandle, index: MessageLogIndex): Promise<void>;
@@ -124,7 +127,7 @@ export function createSessionLog(options: {
     }
     if (fresh.length === 0) return outcomes;
     try {
-      await handles.use(id, (handle) => appendToMessageLog(handle, loaded, fresh));
+      await handles.use(id, (handle) => appendToMessageLog(handle, loaded, fresh, options.makeDurable));
     } catch (err) {
       const cause = err instanceof MessageLogWriteError ? err.cause : err;
       health.failed(cause, { sessionId: id, messages: fresh.length });
