@@ -64,9 +64,37 @@ export function createApiRouter(routes: readonly MountedRoute[], deps: HttpDepen
       ...(SIGNED_ACCESS.has(route.access) ? [signatureCheck] : []),
       handler,
     ];
-    router[route.method](route.path, ...chain);
+    router[route.method](route.path, compose(chain));
   }
   return router;
+}
+
+/**
+ * The chain of a route as one handler: Express would make each guard a layer of the
+ * route, and walk them with its general `next` (layer matching, method checks) between
+ * every two; this runs them in order with a plain one (bench/RESULTS.md: the router was
+ * 11 % of a push's CPU). Same contract as Express 5's: `next(err)` or a throw ends the
+ * chain with the error, a rejected promise too, and `next('route')` leaves the route.
+ */
+export function compose(chain: readonly RequestHandler[]): RequestHandler {
+  if (chain.length === 1) return chain[0] as RequestHandler;
+  return (req, res, done) => {
+    let index = 0;
+    const next = (err?: unknown) => {
+      if (err === 'route') return done();
+      if (err !== undefined && err !== null) return done(err);
+      const handler = chain[index];
+      index += 1;
+      if (handler === undefined) return done();
+      try {
+        const result: unknown = handler(req, res, next);
+        if (result instanceof Promise) result.catch((error: unknown) => done(error ?? new Error('Rejected promise')));
+      } catch (error) {
+        done(error);
+      }
+    };
+    next();
+  };
 }
 
 function withFailureTitle(title: string): RequestHandler {

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import cors from 'cors';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import { createApiRouter, mountableRoutes } from './api-router.js';
 import type { HttpDependencies } from './dependencies.js';
 import { createAccessLog } from './middleware/access-log.js';
 import { createErrorHandler, notFound } from './middleware/error-handler.js';
 import { refuseForeignOrigins } from './middleware/origin-guard.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { routeTable } from './route-table.js';
 import { createDocsRoutes } from './routes/docs.routes.js';
@@ -29,7 +29,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
   app.use(createAccessLog(logger.child({ module: 'http' }), metrics));
 
   app.use(
-    helmet(
+    securityHeaders(
       config.isProduction
         ? {}
         : // Plain-HTTP development on localhost: no HSTS, no forced upgrade to https.
