@@ -115,6 +115,24 @@ describe('chat journal', () => {
     expect((await readMessageLines(log)).map((m) => m.message)).toEqual(['m1', 'm2', 'm3']);
   });
 
+  it.runIf(process.platform === 'linux')('keeps a sealed journal whose checkpoint failed, and replays several files in order', async () => {
+    await store.close();
+    store = await openFileStore(dir, { journal: { maxBytes: 1, checkpointMs: 3_600_000 } });
+    const sessionId = (await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'bob' })).sessionId;
+    // Every checkpoint's fdatasync of a session file fails: no sealed journal file may go.
+    const proto = Object.getPrototypeOf(await openedProbe(root)) as FileHandle;
+    vi.spyOn(proto, 'datasync').mockRejectedValue(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    for (let i = 1; i <= 3; i++) await store.appendMessage(sessionId, messageFrom('alice', 'bob', `m${i}`));
+    expect((await journalFiles(dir)).length).toBe(4);
+    await crashCopy();
+    vi.restoreAllMocks();
+    await truncate(path.join(copy, sessionId, 'messages.jsonl'), 0);
+
+    reopened = await openFileStore(copy);
+    expect(await texts(reopened, sessionId)).toEqual(['1:m1', '2:m2', '3:m3']);
+    expect(await journalFiles(copy)).toEqual(['chat-journal-000005.log']);
+  });
+
   it('leaves no journal file behind a clean close', async () => {
     const sessionId = (await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'bob' })).sessionId;
     await store.appendMessage(sessionId, messageFrom('alice', 'bob', 'hello'));
