@@ -105,11 +105,14 @@ describe('file chat store, at the file-handle level', () => {
     const others = await Promise.all(
       Array.from({ length: 20 }, (_, i) => store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: `u${i}` })),
     );
+    // A session's first append opens its messages.jsonl on the thread pool, and those opens
+    // finish in different turns; the second round finds every handle open.
+    await Promise.all(others.map(({ sessionId: id }, i) => store.appendMessage(id, messageFrom('alice', `u${i}`, 'first'))));
     const write = vi.spyOn(fs, 'write');
     await Promise.all(others.map(({ sessionId: id }, i) => store.appendMessage(id, messageFrom('alice', `u${i}`, `to u${i}`))));
     expect(write.mock.calls.length).toBe(1);
     for (const [i, { sessionId: id }] of others.entries()) {
-      expect((await readMessageLines(path.join(dir, id, 'messages.jsonl'))).map((m) => m.message)).toEqual([`to u${i}`]);
+      expect((await readMessageLines(path.join(dir, id, 'messages.jsonl'))).map((m) => m.message)).toEqual(['first', `to u${i}`]);
     }
   });
 
