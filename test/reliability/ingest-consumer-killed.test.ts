@@ -31,6 +31,18 @@ async function groupState(redis: TestRedis, stream: string, group: string): Prom
   return { pending: Number(mine.pending), entriesRead: Number(mine['entries-read'] ?? 0), lag: Number(mine.lag ?? 0) };
 }
 
+/**
+ * Entries the group has acknowledged, exactly: those up to its last delivered id minus the
+ * pending ones. XINFO's `entries-read` is only an estimate after claims, and off by a batch
+ * it made a kill look as if it had left nothing stored but unacknowledged.
+ */
+async function acknowledged(redis: TestRedis, stream: string, group: string): Promise<number> {
+  const mine = (await redis.xInfoGroups(stream)).find((g) => String(g.name) === group);
+  if (mine === undefined) return 0;
+  const delivered = await redis.xRange(stream, '-', String(mine['last-delivered-id']));
+  return delivered.length - Number(mine.pending);
+}
+
 describe('a consumer SIGKILLed in the middle of a batch', () => {
   const owned = ownedServer();
   let redis: TestRedis | undefined;
@@ -103,7 +115,7 @@ describe('a consumer SIGKILLed in the middle of a batch', () => {
           const state = await groupState(redis!, stream, group);
           pendingAtKill.push(state.pending);
           // Exact, now that nobody writes: stored (a key each) minus acknowledged.
-          storedNotAcknowledged = storedKeys() - (state.entriesRead - state.pending);
+          storedNotAcknowledged = storedKeys() - (await acknowledged(redis!, stream, group));
         } finally {
           inboxDb.close();
         }
