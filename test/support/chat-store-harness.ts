@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -94,4 +94,14 @@ export async function assertEveryFileParses(dir: string): Promise<void> {
     JSON.parse(await readFile(path.join(dir, entry.name, 'session.json'), 'utf8'));
     await readMessageLines(path.join(dir, entry.name, 'messages.jsonl'));
   }
+}
+
+/** The name of a chat journal file (src/storage/file/chat-journal.ts). */
+export const JOURNAL_FILE = /^chat-journal-\d{6}\.log$/;
+
+/** FileHandle.prototype, to observe or perturb every handle's calls (a probe file in `dir` is opened for it). */
+export async function fileHandlePrototype(dir: string): Promise<FileHandle> {
+  const handle = await open(path.join(dir, '.probe'), 'w');
+  await handle.close();
+  return Object.getPrototypeOf(handle) as FileHandle;
 }

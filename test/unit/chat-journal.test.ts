@@ -1,9 +1,19 @@
-import { appendFile, cp, open, readdir, readFile, readlink, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { appendFile, cp, readdir, readFile, readlink, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChatStore } from '../../src/domain/chat-store.js';
 import { eventually } from '../support/eventually.js';
-import { messageFrom, openFileStore, PINO_WARN, readMessageLines, recordingLogger, removeDir, tempDir } from '../support/chat-store-harness.js';
+import {
+  fileHandlePrototype,
+  JOURNAL_FILE,
+  messageFrom,
+  openFileStore,
+  PINO_WARN,
+  readMessageLines,
+  recordingLogger,
+  removeDir,
+  tempDir,
+} from '../support/chat-store-harness.js';
 
 /**
  * The chat journal (src/storage/file/chat-journal.ts): an append is acknowledged once its
@@ -12,7 +22,6 @@ import { messageFrom, openFileStore, PINO_WARN, readMessageLines, recordingLogge
  * directory with messages.jsonl's unsynced tail gone) and open a store on it.
  */
 
-const JOURNAL_FILE = /^chat-journal-\d{6}\.log$/;
 const journalFiles = async (dir: string) => (await readdir(dir)).filter((name) => JOURNAL_FILE.test(name)).sort();
 
 describe('chat journal', () => {
@@ -101,7 +110,7 @@ describe('chat journal', () => {
     store = await openFileStore(dir, { journal: { maxBytes: 1, checkpointMs: 3_600_000 } });
     const sessionId = (await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'bob' })).sessionId;
     const log = path.join(dir, sessionId, 'messages.jsonl');
-    const proto = Object.getPrototypeOf(await openedProbe(root)) as FileHandle;
+    const proto = await fileHandlePrototype(root);
     const synced: string[] = [];
     const realDatasync = proto.datasync;
     vi.spyOn(proto, 'datasync').mockImplementation(async function (this: FileHandle) {
@@ -120,7 +129,7 @@ describe('chat journal', () => {
     store = await openFileStore(dir, { journal: { maxBytes: 1, checkpointMs: 3_600_000 } });
     const sessionId = (await store.createSession({ machineId: 'm', senderUserId: 'alice', receiverUserId: 'bob' })).sessionId;
     // Every checkpoint's fdatasync of a session file fails: no sealed journal file may go.
-    const proto = Object.getPrototypeOf(await openedProbe(root)) as FileHandle;
+    const proto = await fileHandlePrototype(root);
     vi.spyOn(proto, 'datasync').mockRejectedValue(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
     for (let i = 1; i <= 3; i++) await store.appendMessage(sessionId, messageFrom('alice', 'bob', `m${i}`));
     expect((await journalFiles(dir)).length).toBe(4);
@@ -144,9 +153,3 @@ describe('chat journal', () => {
     expect(await texts(store, sessionId)).toEqual(['1:hello']);
   });
 });
-
-async function openedProbe(dir: string): Promise<FileHandle> {
-  const handle = await open(path.join(dir, '.probe'), 'w');
-  await handle.close();
-  return handle;
-}

@@ -1,10 +1,12 @@
 import fs from 'node:fs';
-import { open, readdir, readFile, readlink, stat, type FileHandle } from 'node:fs/promises';
+import { readdir, readFile, readlink, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChatStore } from '../../src/domain/chat-store.js';
 import {
   assertEveryFileParses,
+  fileHandlePrototype,
+  JOURNAL_FILE,
   messageFrom,
   openFileStore,
   PINO_WARN,
@@ -16,22 +18,14 @@ import {
 
 /**
  * What the file store does at the level of files, observed and perturbed through
- * FileHandle.prototype and, for the appends to messages.jsonl (written through the
- * descriptor's callback API), through node:fs's `write`.
+ * FileHandle.prototype, node:fs's `writeSync` (the appends to messages.jsonl) and its
+ * `write` (the chat journal's durable writes, through the descriptor's callback API).
  */
-
-async function fileHandlePrototype(dir: string): Promise<FileHandle> {
-  const handle = await open(path.join(dir, '.probe'), 'w');
-  await handle.close();
-  return Object.getPrototypeOf(handle) as FileHandle;
-}
 
 const ioError = (syscall: string) => Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO', syscall });
 
 type WriteCallback = (err: NodeJS.ErrnoException | null, bytesWritten: number) => void;
 type WriteArgs = [number, Uint8Array, number, number, number, WriteCallback];
-
-const JOURNAL_FILE = /^chat-journal-\d{6}\.log$/;
 
 /** O_DSYNC's bit in the octal `flags:` line of /proc/<pid>/fdinfo (Linux). */
 const O_DSYNC_BIT = 0o10000;

@@ -3,14 +3,14 @@ import { open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promis
 import path from 'node:path';
 import type { Logger } from '../../observability/logger.js';
 import { fsyncDir, writeFully } from './atomic-file.js';
-import { errnoCode } from './fs-errors.js';
 import { createGroupCommitter } from './group-commit.js';
 import { forEachBounded } from './run-bounded.js';
 import type { WriteHealth } from './write-health.js';
 
 /** Absent on Windows; there each journal write is followed by an fdatasync instead. */
 const O_DSYNC = fs.constants.O_DSYNC as number | undefined;
-const JOURNAL_OPEN_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | (O_DSYNC ?? 0);
+/** A new generation's file starts empty (O_TRUNC), whatever an interrupted run left under its name. */
+const JOURNAL_OPEN_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC | (O_DSYNC ?? 0);
 const JOURNAL_NAME = /^chat-journal-(\d{6,})\.log$/;
 const NEWLINE = 0x0a;
 /** A session id is a canonical UUID: 36 characters, then a space, then the message line. */
@@ -40,8 +40,6 @@ export interface ChatJournal {
    * journal write failed (it is then cut off again).
    */
   commit(sessionId: string, lines: readonly Buffer[]): Promise<void>;
-  /** Seals the current file and checkpoints every sealed one. */
-  checkpoint(): Promise<void>;
   /** Checkpoints everything and removes the journal: a clean close leaves no journal file. */
   close(): Promise<void>;
 }
@@ -79,7 +77,6 @@ export async function openChatJournal(options: {
     const file = path.join(root, journalName(number));
     const handle = await open(file, JOURNAL_OPEN_FLAGS, 0o644);
     try {
-      await handle.truncate(0);
       await fsyncDir(root);
     } catch (err) {
       await handle.close();
@@ -166,13 +163,16 @@ export async function openChatJournal(options: {
   // every message read from the sockets in this turn shares it.
   const committer = createGroupCommitter(commitItems, { gather: () => new Promise((resolve) => setImmediate(resolve)) });
   const askRotation = () => committer.submit({ kind: 'rotate' });
+  /** Seals the current file and checkpoints every sealed one. */
+  const checkpoint = async () => {
+    await askRotation();
+    await drainSealed();
+  };
   const timer = setInterval(() => {
     if (current.size > 0 || sealed.length > 0) {
-      askRotation()
-        .then(drainSealed)
-        .catch(() => {
-          // Reported by drainSealed; the next tick tries again.
-        });
+      checkpoint().catch(() => {
+        // Reported by drainSealed; the next tick tries again.
+      });
     }
   }, checkpointMs);
   timer.unref();
@@ -180,11 +180,6 @@ export async function openChatJournal(options: {
   return {
     commit(sessionId, lines) {
       return committer.submit({ kind: 'lines', sessionId, lines });
-    },
-
-    async checkpoint() {
-      await askRotation();
-      await drainSealed();
     },
 
     async close() {
@@ -206,29 +201,23 @@ export async function openChatJournal(options: {
   };
 }
 
-/** What `replayChatJournals` found: the generation to start the next journal with. */
-export interface ReplayResult {
-  nextGeneration: number;
-  files: number;
-  lines: number;
-}
-
 /**
  * Reads the journal files a crash left in `root`, oldest first, and hands each session's
  * lines (in journal order) to `replaySession`, which appends those its messages.jsonl
- * lacks. Then removes the files. A line that does not parse (a torn tail) is skipped: its
- * write never completed, so nothing in it was acknowledged.
+ * lacks. Then removes the files, and resolves with the generation the next journal starts
+ * at. A line that does not parse (a torn tail) is skipped: its write never completed, so
+ * nothing in it was acknowledged.
  */
 export async function replayChatJournals(
   root: string,
   options: { logger: Logger; replaySession(sessionId: string, lines: string[]): Promise<number> },
-): Promise<ReplayResult> {
+): Promise<number> {
   const found = (await readdir(root))
     .map((name) => ({ name, match: JOURNAL_NAME.exec(name) }))
     .filter((entry): entry is { name: string; match: RegExpExecArray } => entry.match !== null)
     .map(({ name, match }) => ({ name, generation: Number(match[1]) }))
     .sort((a, b) => a.generation - b.generation);
-  if (found.length === 0) return { nextGeneration: 1, files: 0, lines: 0 };
+  if (found.length === 0) return 1;
 
   const bySession = new Map<string, string[]>();
   let lines = 0;
@@ -254,10 +243,5 @@ export async function replayChatJournals(
     { files: found.length, lines, restored, sessions: bySession.size },
     restored > 0 ? 'chat journal replayed: restored messages the session files had lost' : 'chat journal replayed: nothing was missing',
   );
-  return { nextGeneration: (found.at(-1)?.generation ?? 0) + 1, files: found.length, lines };
-}
-
-/** True when `err` says the file or directory is gone (a session deleted meanwhile). */
-export function isGone(err: unknown): boolean {
-  return errnoCode(err) === 'ENOENT';
+  return (found.at(-1)?.generation ?? 0) + 1;
 }

@@ -6,9 +6,9 @@ import type { ChatMessage, ChatSession, ChatSessionSummary, ChatStore } from '..
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, newSessionRecord, withCursor } from '../../domain/chat-rules.js';
-import { openChatJournal, isGone, replayChatJournals, type ChatJournal } from './chat-journal.js';
+import { openChatJournal, replayChatJournals, type ChatJournal } from './chat-journal.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
-import { storageUnavailable } from './fs-errors.js';
+import { errnoCode, storageUnavailable } from './fs-errors.js';
 import { createHandlePool } from './handle-pool.js';
 import { createIndexCache } from './index-cache.js';
 import { appendToMessageLog, countAbove, emptyMessageLogIndex, lastSeqOf, loadMessageLog, type MessageLogIndex } from './message-log.js';
@@ -345,8 +345,8 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     const owned = await acquireDirLock(root, logger);
     try {
       const started = performance.now();
-      const replayed = await replayChatJournals(root, { logger, replaySession });
-      journal = await openChatJournal({ root, generation: replayed.nextGeneration, logger, health, syncSession, ...options.journal });
+      const generation = await replayChatJournals(root, { logger, replaySession });
+      journal = await openChatJournal({ root, generation, logger, health, syncSession, ...options.journal });
       const scan = await scanSessionsDir(root, { logger, concurrency: scanConcurrency });
       for (const { session, hasSeedMessages } of scan.sessions) registry.add(newEntry(session, { hasSeedMessages }));
       logger.info(
@@ -368,7 +368,8 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     try {
       handle = await files.openMessageLog(sessionId);
     } catch (err) {
-      if (isGone(err)) return 0;
+      // The session was deleted before the crash.
+      if (errnoCode(err) === 'ENOENT') return 0;
       throw err;
     }
     try {
@@ -394,7 +395,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
     try {
       await handles.use(sessionId, (handle) => handle.datasync());
     } catch (err) {
-      if (registry.get(sessionId) === undefined || isGone(err)) return;
+      if (registry.get(sessionId) === undefined || errnoCode(err) === 'ENOENT') return;
       throw err;
     }
   }
