@@ -42,3 +42,30 @@ function tcpSocketOf(socket: EngineSocket): NetSocket | undefined {
   const { transport } = socket;
   return transport.name === 'websocket' ? transport.socket?._socket : undefined;
 }
+
+/** The parts of an Engine.IO connection `holdWritesThisTurn` reads and calls (not in its typed API). */
+interface HeldConnection {
+  transport: { name: string; writable: boolean };
+  flush(): void;
+}
+
+/**
+ * Holds a new WebSocket connection's packets in Engine.IO's buffer until the end of this
+ * turn of the event loop, then flushes them in one write (corked by coalesceFlushedWrites).
+ * Run as the last middleware, it gathers Socket.IO's CONNECT packet, the greetings the
+ * seed clients expect, a recovered socket's missed packets, and whatever the store answers
+ * within the turn (the unread count, waiting chat messages): one write where there were
+ * four. Polling transports are left alone (a poll request flips `writable` by itself).
+ * test/integration/write-coalescing.test.ts fails if Engine.IO stops honouring the flag.
+ */
+export function holdWritesThisTurn(connection: HeldConnection): void {
+  const { transport } = connection;
+  if (transport.name !== 'websocket' || !transport.writable) return;
+  transport.writable = false;
+  setImmediate(() => {
+    // Nothing can have written meanwhile (a WebSocket transport sends only when writable),
+    // so the flag is still ours; a closed connection ignores the flush.
+    transport.writable = true;
+    connection.flush();
+  });
+}

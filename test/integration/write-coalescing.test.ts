@@ -1,4 +1,5 @@
 import type { Socket as NetSocket } from 'node:net';
+import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocketGateway } from '../../src/realtime/socket-gateway.js';
 import type { AppSocket } from '../../src/realtime/socket-types.js';
@@ -99,5 +100,31 @@ describe('write coalescing (src/realtime/coalesce-writes.ts)', () => {
     (sockets[1] as unknown as { emit(event: string, payload: unknown): void }).emit('after', 'yes');
     expect(await after).toBe('yes');
     second.close();
+  });
+
+  it('sends a new socket its CONNECT, its greetings and its unread count in one write, then writes as usual', async () => {
+    // Counted from the Engine.IO handshake on, so after the `open` packet, which leaves
+    // before the client can send CONNECT.
+    let writes: { readonly count: number } | undefined;
+    const onEngineConnection = (engineSocket: { transport: { name: string; socket: { _socket: NetSocket } } }) => {
+      if (engineSocket.transport.name === 'websocket') writes ??= countWrites(engineSocket.transport.socket._socket);
+    };
+    t.server.io.engine.on('connection', onEngineConnection);
+    const seen: string[] = [];
+    const greeted: TestSocket = io(t.url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: signToken({ userId: 'dave' }) } });
+    try {
+      const untypedClient = greeted as unknown as { onAny(listener: (event: string) => void): void; once(event: string, listener: () => void): void };
+      untypedClient.onAny((event) => seen.push(event));
+      await new Promise<void>((resolve) => untypedClient.once('notification:unread-count', resolve));
+      t.server.io.engine.off('connection', onEngineConnection);
+      // Without the hold: CONNECT alone, then the three greetings, then the count (3 writes).
+      expect(writes?.count).toBe(1);
+      expect(seen).toEqual(['connection_status', 'system:welcome', 'connected', 'notification:unread-count']);
+      // The transport was handed back: a request afterwards is answered, in writes of its own.
+      await emitWithAck(greeted, 'ping');
+      expect(writes?.count).toBeGreaterThan(1);
+    } finally {
+      greeted.close();
+    }
   });
 });
