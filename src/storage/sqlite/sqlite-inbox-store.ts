@@ -545,6 +545,9 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
 
     async unreadCounts(owners) {
       if (owners.length === 0) return [];
+      // One owner (a push to one user, the common case): the indexed lookup without the
+      // JSON list, about a quarter of the statement's cost.
+      if (owners.length === 1) return [read('count unread notifications', ownerKey(owners[0]!), 0, unreadOf)];
       const store = opened();
       try {
         const moment = momentOf(store.sql);
