@@ -55,7 +55,8 @@ interface HeldConnection {
  * Run as the last middleware, it gathers Socket.IO's CONNECT packet, the greetings the
  * seed clients expect, a recovered socket's missed packets, and whatever the store answers
  * within the turn (the unread count, waiting chat messages): one write where there were
- * four. Polling transports are left alone (a poll request flips `writable` by itself).
+ * three or more (CONNECT alone, the greetings, the count). Polling transports are left
+ * alone (a poll request flips `writable` by itself).
  * test/integration/write-coalescing.test.ts fails if Engine.IO stops honouring the flag.
  */
 export function holdWritesThisTurn(connection: HeldConnection): void {
