@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createClusterRedis, type ClusterRedis } from '../../src/cluster/redis-connection.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { RedisCallTimeout, withTimeout } from '../../src/storage/redis/redis-call.js';
 import { REDIS_URL, connectRedis, deleteKeys, uniquePrefix, type TestRedis } from './redis.js';
 
 /**
@@ -16,11 +17,12 @@ export function clusterRedisNodes(): (url?: string) => Promise<ClusterRedis> {
     // close a bound, then drop the socket (cleanup only; the tests' checks are done).
     await Promise.all(
       connections.splice(0).map(async (redis) => {
-        let timer: NodeJS.Timeout | undefined;
-        const bounded = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 3_000)));
-        const outcome = await Promise.race([redis.close().then(() => 'closed' as const), bounded]);
-        clearTimeout(timer);
-        if (outcome === 'late' && redis.client.isOpen) redis.client.destroy();
+        try {
+          await withTimeout(redis.close(), 3_000);
+        } catch (err) {
+          if (!(err instanceof RedisCallTimeout)) throw err;
+          if (redis.client.isOpen) redis.client.destroy();
+        }
       }),
     );
   });
