@@ -43,30 +43,62 @@ function tcpSocketOf(socket: EngineSocket): NetSocket | undefined {
   return transport.name === 'websocket' ? transport.socket?._socket : undefined;
 }
 
-/** The parts of an Engine.IO connection `holdWritesThisTurn` reads and calls (not in its typed API). */
-interface HeldConnection {
+/**
+ * The parts of an Engine.IO connection that holding its writes reads and calls. Engine.IO's
+ * `transport.writable` and `flush()` are not in its typed API:
+ * test/integration/write-coalescing.test.ts fails if they stop doing this.
+ */
+export interface EngineConnection {
   transport: { name: string; writable: boolean };
   flush(): void;
 }
 
 /**
- * Holds a new WebSocket connection's packets in Engine.IO's buffer until the end of this
- * turn of the event loop, then flushes them in one write (corked by coalesceFlushedWrites).
+ * Marks an idle connection's transport busy, so the packets emitted meanwhile wait in
+ * Engine.IO's buffer; returns what hands it back and flushes that buffer once (in one
+ * write, corked by coalesceFlushedWrites). A transport already busy keeps its own state
+ * and buffers anyway: nothing to hand back.
+ */
+function hold(connection: EngineConnection): (() => void) | undefined {
+  const { transport } = connection;
+  if (!transport.writable) return undefined;
+  transport.writable = false;
+  return () => {
+    // Nothing can have written meanwhile (a transport sends only when writable), so the
+    // flag is still ours; a closed connection ignores the flush.
+    transport.writable = true;
+    connection.flush();
+  };
+}
+
+/**
+ * Runs `emit` with the given connections' writes held (see `hold`), then releases each:
+ * a connection gets all of the packets in one write instead of the first alone and the
+ * rest after its callback. The transports are writable again afterwards whatever `emit` did.
+ */
+export function holdingWrites(connections: Iterable<EngineConnection>, emit: () => void): void {
+  const releases: (() => void)[] = [];
+  for (const connection of connections) {
+    const release = hold(connection);
+    if (release !== undefined) releases.push(release);
+  }
+  try {
+    emit();
+  } finally {
+    for (const release of releases) release();
+  }
+}
+
+/**
+ * Holds a new WebSocket connection's writes until the end of this turn of the event loop.
  * Run as the last middleware, it gathers Socket.IO's CONNECT packet, the greetings the
  * seed clients expect, a recovered socket's missed packets, and whatever the store answers
  * within the turn (the unread count, waiting chat messages): one write where there were
  * three or more (CONNECT alone, the greetings, the count). Polling transports are left
  * alone (a poll request flips `writable` by itself).
- * test/integration/write-coalescing.test.ts fails if Engine.IO stops honouring the flag.
  */
-export function holdWritesThisTurn(connection: HeldConnection): void {
-  const { transport } = connection;
-  if (transport.name !== 'websocket' || !transport.writable) return;
-  transport.writable = false;
-  setImmediate(() => {
-    // Nothing can have written meanwhile (a WebSocket transport sends only when writable),
-    // so the flag is still ours; a closed connection ignores the flush.
-    transport.writable = true;
-    connection.flush();
-  });
+export function holdWritesThisTurn(connection: EngineConnection): void {
+  if (connection.transport.name !== 'websocket') return;
+  const release = hold(connection);
+  if (release !== undefined) setImmediate(release);
 }

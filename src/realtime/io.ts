@@ -14,7 +14,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { redactUrl } from '../observability/redact-url.js';
 import type { ActionRegistry } from './action-registry.js';
 import { createAuthMiddleware } from './authenticate.js';
-import { coalesceFlushedWrites, holdWritesThisTurn } from './coalesce-writes.js';
+import { coalesceFlushedWrites, holdWritesThisTurn, type EngineConnection } from './coalesce-writes.js';
 import { createConnectionAdmission, type ConnectionAdmission } from './connection-admission.js';
 import { createHandlerRegistry, type EventLimit } from './handle.js';
 import { acceptRecoveryOptIn, createRecoveryAdapter } from './recovery-adapter.js';
@@ -112,7 +112,7 @@ export function attachSocketHandlers(io: AppServer, deps: RealtimeDependencies):
   // Last: a socket that passed every check gets CONNECT, its greetings and what follows
   // within the turn in one write (see holdWritesThisTurn).
   io.use((socket, next) => {
-    holdWritesThisTurn(socket.conn as unknown as Parameters<typeof holdWritesThisTurn>[0]);
+    holdWritesThisTurn(socket.conn as unknown as EngineConnection);
     next();
   });
 

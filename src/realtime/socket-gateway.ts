@@ -1,6 +1,7 @@
 import { CONNECTIONS_FIELD, clusterUnavailable, type ClusterView } from '../cluster/cluster-presence.js';
 import type { ConnectionInfo, RealtimeGateway } from '../domain/realtime-gateway.js';
 import { AppError } from '../errors.js';
+import { holdingWrites, type EngineConnection } from './coalesce-writes.js';
 import { untyped, type AppServer } from './socket-types.js';
 import { clientRoomsOf, isUserRoom, seedUserRoomAlias, userRoom } from './rooms.js';
 
@@ -12,40 +13,6 @@ import { clientRoomsOf, isUserRoom, seedUserRoomAlias, userRoom } from './rooms.
 const FETCH_SOCKETS_TIMEOUT_MS = 2_000;
 /** Socket.IO's EVENT packet type. */
 const EVENT_PACKET = 2;
-
-/** The parts of an Engine.IO connection `holdingWrites` reads and calls (see there). */
-interface EngineConnection {
-  transport: { writable: boolean };
-  flush(): void;
-}
-
-/**
- * Runs `emit` with the given connections' idle transports marked busy, so the packets it
- * emits wait in Engine.IO's buffer, then flushes each buffer once: a connection gets all
- * of them in one write (one WebSocket write call, coalesced by coalesce-writes.ts) instead
- * of the first alone and the rest after its callback. Only transports that were writable
- * are touched, and they are writable again afterwards whatever `emit` did; a transport
- * already busy keeps its own state and buffers anyway. Engine.IO's `transport.writable`
- * and `flush()` are not in its typed API: test/integration/write-coalescing.test.ts fails
- * if they stop doing this.
- */
-function holdingWrites(connections: Iterable<EngineConnection>, emit: () => void): void {
-  const held: EngineConnection[] = [];
-  for (const connection of connections) {
-    if (connection.transport.writable) {
-      connection.transport.writable = false;
-      held.push(connection);
-    }
-  }
-  try {
-    emit();
-  } finally {
-    for (const connection of held) {
-      connection.transport.writable = true;
-      connection.flush();
-    }
-  }
-}
 
 /**
  * RealtimeGateway over a Socket.IO server. Counts come from the adapter's rooms, the
