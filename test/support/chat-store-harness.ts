@@ -96,8 +96,8 @@ export async function assertEveryFileParses(dir: string): Promise<void> {
   }
 }
 
-/** The name of a chat journal file (src/storage/file/chat-journal.ts). */
-export const JOURNAL_FILE = /^chat-journal-\d{6}\.log$/;
+/** The name of a chat journal file, as the store itself recognises one. */
+export { JOURNAL_NAME as JOURNAL_FILE } from '../../src/storage/file/chat-journal.js';
 
 /** FileHandle.prototype, to observe or perturb every handle's calls (a probe file in `dir` is opened for it). */
 export async function fileHandlePrototype(dir: string): Promise<FileHandle> {

@@ -11,7 +11,8 @@ import type { WriteHealth } from './write-health.js';
 const O_DSYNC = fs.constants.O_DSYNC as number | undefined;
 /** A new generation's file starts empty (O_TRUNC), whatever an interrupted run left under its name. */
 const JOURNAL_OPEN_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC | (O_DSYNC ?? 0);
-const JOURNAL_NAME = /^chat-journal-(\d{6,})\.log$/;
+/** A journal file's name; the number is its generation. */
+export const JOURNAL_NAME = /^chat-journal-(\d{6,})\.log$/;
 const NEWLINE = 0x0a;
 /** A session id is a canonical UUID: 36 characters, then a space, then the message line. */
 const ID_LENGTH = 36;
