@@ -5,6 +5,7 @@ import { createBearerIdentity, requireBearer } from './middleware/bearer.js';
 import { createJsonBodyReader } from './middleware/json-body.js';
 import { createHttpRateLimit } from './middleware/rate-limit.js';
 import { createSignatureCheck } from './middleware/signature.js';
+import { AppError } from '../errors.js';
 import { contextOf } from './request-context.js';
 import { SIGNED_ACCESS, type Access, type RouteDefinition } from './route-definition.js';
 
@@ -35,9 +36,10 @@ export function mountableRoutes(table: readonly RouteDefinition[], deps: HttpDep
  * no route and is 404: nothing decides access by path anywhere else.
  *
  * Routes are mounted in table order, so the delivery routes, which carry the traffic, are
- * matched first (bench/RESULTS.md).
+ * matched first (bench/RESULTS.md). The same chains are also offered by exact method and
+ * path (`exactDispatch`), which is how the routes without parameters are reached.
  */
-export function createApiRouter(routes: readonly MountedRoute[], deps: HttpDependencies): Router {
+export function createApiRouter(routes: readonly MountedRoute[], deps: HttpDependencies): ApiRouter {
   const { config, metrics } = deps;
   const { identifyApiKey, requireApiKey, requireApiKeyOrUser } = createApiKeyAuth(config.apiKeys);
   const rateLimit = createHttpRateLimit(deps.httpRateLimiter, metrics);
@@ -56,6 +58,7 @@ export function createApiRouter(routes: readonly MountedRoute[], deps: HttpDepen
   };
 
   const router = Router({ strict: true, caseSensitive: true });
+  const chains = new Map<RouteDefinition, RequestHandler[]>();
   for (const { route, handler } of routes) {
     const chain: RequestHandler[] = [
       ...(route.failureTitle === undefined ? [] : [withFailureTitle(route.failureTitle)]),
@@ -64,9 +67,45 @@ export function createApiRouter(routes: readonly MountedRoute[], deps: HttpDepen
       ...(SIGNED_ACCESS.has(route.access) ? [signatureCheck] : []),
       handler,
     ];
+    chains.set(route, chain);
     router[route.method](route.path, compose(chain));
   }
-  return router;
+  return {
+    router,
+    exactDispatch(before) {
+      const exact = new Map<string, RequestHandler>();
+      for (const [route, chain] of chains) {
+        if (route.path.includes(':')) continue;
+        exact.set(`${route.method.toUpperCase()} ${route.path}`, compose([labelRoute(route.path), ...before, ...chain]));
+      }
+      return (req, res, next) => {
+        const url = req.url;
+        const query = url.indexOf('?');
+        const run = exact.get(`${req.method} ${query === -1 ? url : url.slice(0, query)}`);
+        if (run === undefined) return next();
+        // The route's chain ends here: an error goes to the app's error handler, and a
+        // chain that passes (next('route')) finds no other route for this method and path.
+        run(req, res, (err?: unknown) => next(err ?? new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}`)));
+      };
+    },
+  };
+}
+
+export interface ApiRouter {
+  router: Router;
+  /**
+   * One handler for every route without path parameters, found by method and exact path
+   * in a map and run with `before` (the app's global middleware) as one composed chain,
+   * instead of walking the app's layers and the router's route list.
+   */
+  exactDispatch(before: readonly RequestHandler[]): RequestHandler;
+}
+
+function labelRoute(path: string): RequestHandler {
+  return (_req, res, next) => {
+    contextOf(res).route = path;
+    next();
+  };
 }
 
 /**

@@ -26,31 +26,33 @@ export function createHttpApp(deps: HttpDependencies): Express {
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
 
-  app.use(createAccessLog(logger.child({ module: 'http' }), metrics));
-
-  app.use(
-    securityHeaders(
-      config.isProduction
-        ? {}
-        : // Plain-HTTP development on localhost: no HSTS, no forced upgrade to https.
-          { strictTransportSecurity: false, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } },
-    ),
+  const accessLog = createAccessLog(logger.child({ module: 'http' }), metrics);
+  const headers = securityHeaders(
+    config.isProduction
+      ? {}
+      : // Plain-HTTP development on localhost: no HSTS, no forced upgrade to https.
+        { strictTransportSecurity: false, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } },
   );
   const { origins } = deps;
-  app.use(
-    cors({
-      // Unknown origins get no CORS headers, so browsers refuse to hand them the answer.
-      origin: (origin, callback) => callback(null, origin !== undefined && origins.allows(origin)),
-      credentials: true,
-      exposedHeaders: ['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'],
-    }),
-  );
+  const corsHeaders = cors({
+    // Unknown origins get no CORS headers, so browsers refuse to hand them the answer.
+    origin: (origin, callback) => callback(null, origin !== undefined && origins.allows(origin)),
+    credentials: true,
+    exposedHeaders: ['X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'],
+  });
   // ...and a foreign page's state-changing request is refused, not just left unanswered.
-  app.use(refuseForeignOrigins(origins));
+  const originGuard = refuseForeignOrigins(origins);
+  const everyRequest = [accessLog, headers, corsHeaders, originGuard];
 
   // Every API route, each behind the guards its declared access implies (route-table.ts).
+  // A route without path parameters is found by method and path in one map lookup, and
+  // runs with the middleware above as one chain (api-router.ts); everything else walks
+  // the layers below.
   const routes = mountableRoutes(routeTable, deps);
-  app.use(createApiRouter(routes, deps));
+  const api = createApiRouter(routes, deps);
+  app.use(api.exactDispatch(everyRequest));
+  app.use(everyRequest);
+  app.use(api.router);
   app.use(createDocsRoutes(buildOpenApiDocument(deps.info, routes.map(({ route }) => route))));
 
   app.use(express.static(path.resolve(deps.publicDir), { index: 'index.html' }));

@@ -16,6 +16,8 @@ export interface RequestContext {
   rawBody?: Buffer;
   /** The user a verified `Authorization: Bearer` token names. */
   identity?: Identity;
+  /** The matched route's path, set by the exact dispatcher (Express sets req.route on its own path). */
+  route?: string;
   /** Title used as `error` in failure bodies of routes with a seed-defined error shape. */
   failureTitle?: string;
 }

@@ -69,6 +69,16 @@ describe('operational endpoints', () => {
     expect(res.text).toContain('process_cpu_user_seconds_total');
   });
 
+  it('a route without path parameters is the same route with a query string, and is labelled by its path (exact dispatch)', async () => {
+    await request(t.url).post('/api/broadcast?trace=1').send({ event: 'query-probe' }).expect(200);
+    const withQuery = await request(t.url).get('/api/version?x=1').expect(200);
+    expect(withQuery.body.name).toBe('realtime-notify-server');
+    expect(withQuery.headers['x-request-id']).toBeDefined();
+    const res = await request(t.url).get('/metrics').expect(200);
+    expect(res.text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/version",status="200"\} \d+/);
+    expect(res.text).toContain('socket_server_deliveries_total{endpoint="broadcast",event="query-probe"} 1');
+  });
+
   it('GET /metrics reports the chat store\'s in-memory index, read at each scrape', async () => {
     const indexGauges = async () => {
       const text = (await request(t.url).get('/metrics').expect(200)).text;

@@ -26,7 +26,7 @@ export function createAccessLog(logger: Logger, metrics: Metrics): RequestHandle
 
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const route = contextOf(res).route ?? (req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched');
       metrics.markHttpRequest({ method: req.method, route, status: res.statusCode }, seconds);
       if (QUIET_PATHS.has(req.path)) return;
       const fields = { reqId: requestId, method: req.method, url: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 };
