@@ -7,6 +7,7 @@ import { createAccessLog } from './middleware/access-log.js';
 import { createErrorHandler, notFound } from './middleware/error-handler.js';
 import { refuseForeignOrigins } from './middleware/origin-guard.js';
 import { securityHeaders } from './middleware/security-headers.js';
+import { answerJsonDirectly } from './json-answer.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { routeTable } from './route-table.js';
 import { createDocsRoutes } from './routes/docs.routes.js';
@@ -25,6 +26,7 @@ export function createHttpApp(deps: HttpDependencies): Express {
   // lenient matching slipped past).
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
+  answerJsonDirectly(app);
 
   const accessLog = createAccessLog(logger.child({ module: 'http' }), metrics);
   const headers = securityHeaders(
