@@ -366,16 +366,21 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
   const tally = (rows: readonly { unread: number }[]) => ({ total: rows.length, unread: rows.filter((row) => row.unread === 1).length });
 
   /**
-   * For an inbox whose rows (expired ones included) outnumber the cap: drops its expired
-   * rows, then, while it still holds more than the cap, its oldest read notifications,
-   * then its oldest unread ones.
+   * For an inbox whose rows (expired ones included) outnumber the cap, right after an
+   * append to it: drops its expired rows (looked for only when something stored can have
+   * expired, see nothingExpired), then, while it still holds more than the cap, its oldest
+   * read notifications, then its oldest unread ones. The inbox keeps the rows just
+   * appended, so it never ends empty here and is never forgotten.
    */
   function enforceRetention(s: Statements, inbox: number, rows: number, moment: Moment): { expired: number; overCap: number } {
-    const gone = tally([...s.removeInboxOld.all({ inbox, boundary: moment.boundary }), ...s.removeInboxExpiring.all({ inbox, now: moment.now })]);
+    const gone = nothingExpired(moment)
+      ? { total: 0, unread: 0 }
+      : tally([...s.removeInboxOld.all({ inbox, boundary: moment.boundary }), ...s.removeInboxExpiring.all({ inbox, now: moment.now })]);
     const over = rows - gone.total - maxPerUser;
     const oldestRead = over > 0 ? s.evictOldestRead.run({ inbox, n: over }).changes : 0;
     const oldestUnread = over > oldestRead ? s.evictOldestUnread.run({ inbox, n: over - oldestRead }).changes : 0;
-    countDown(s, inbox, gone.total + oldestRead + oldestUnread, gone.unread + oldestUnread);
+    const total = gone.total + oldestRead + oldestUnread;
+    if (total > 0) s.inboxDown.run({ inbox, total, unread: gone.unread + oldestUnread });
     return { expired: gone.total, overCap: oldestRead + oldestUnread };
   }
 
