@@ -95,6 +95,8 @@ export function createRecoveryAdapter(maxPackets: number): typeof SessionAwareAd
 
     /** Encodes `packet` once and writes it to each of `sockets`, as socket.io-adapter's broadcast does. */
     private send(sockets: readonly Recipient[], packet: OutgoingPacket, opts: BroadcastOptions): void {
+      // An emit to a room with nobody in it (a push to an offline user) is not encoded for no one.
+      if (sockets.length === 0) return;
       const options: PacketOptions = { preEncoded: true, volatile: opts.flags?.volatile, compress: opts.flags?.compress };
       packet.nsp = this.internals.nsp.name;
       const encoded = this.internals._encode(packet, options);
