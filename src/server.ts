@@ -21,6 +21,7 @@ import { createJwtVerifier } from './auth/jwt-verifier.js';
 import { createTokenSigner } from './auth/token-signer.js';
 import { createHttpApp } from './http/app.js';
 import { answerClientError } from './http/client-errors.js';
+import { createRequestClasses } from './http/request-classes.js';
 import { createEventWebhook, createWebhookPoster } from './integrations/event-webhook.js';
 import { createRedisStreamsIngest } from './integrations/redis-streams-ingest.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -112,8 +113,12 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
   // /socket.io/ requests never reach Express: the listener must exist before io does.
   let handleRequest: RequestListener = (_req, res) => res.writeHead(503).end();
   const { headersMs, requestMs, keepAliveMs } = config.httpTimeouts;
+  // Requests and responses born with the Express app's prototypes, once it exists (request-classes.ts).
+  const requestClasses = createRequestClasses();
   const httpServer = createHttpServer(
     {
+      IncomingMessage: requestClasses.IncomingMessage,
+      ServerResponse: requestClasses.ServerResponse,
       // Node's defaults hold a slow request for 300 s. These bounds end once a request has
       // arrived in full, so a long-poll GET waiting for its answer is not cut, nor is a
       // WebSocket, which leaves HTTP when it upgrades.
@@ -302,6 +307,7 @@ export function createServer(config: Config, overrides: ServerOverrides = {}): A
       ? undefined
       : createTokenSigner({ secret: config.jwt.secret, issuer: config.jwt.issuer, audience: config.jwt.audience }),
   });
+  requestClasses.adopt(app);
   handleRequest = app;
   trustProxy = app.get('trust proxy fn') as TrustProxy;
 
