@@ -26,7 +26,8 @@ describe('requests born with the Express app\'s prototypes', () => {
     const seen: string[] = [];
     server = createServer({ IncomingMessage: classes.IncomingMessage, ServerResponse: classes.ServerResponse }, (req, res) => {
       const own = Object.getPrototypeOf(req) === app.request && Object.getPrototypeOf(res) === app.response;
-      const node = Object.getPrototypeOf(req) === IncomingMessage.prototype && Object.getPrototypeOf(res) === ServerResponse.prototype;
+      // Before adopt: Node's objects, without a member of Express's.
+      const node = req instanceof IncomingMessage && res instanceof ServerResponse && !('get' in req) && !('json' in res);
       seen.push(own ? 'app' : node ? 'node' : 'other');
       if (!own) return void res.writeHead(503).end();
       app(req, res);
@@ -45,8 +46,8 @@ describe('requests born with the Express app\'s prototypes', () => {
     t = await startServer();
     const prototypes: boolean[] = [];
     t.server.httpServer.prependListener('request', (req: IncomingMessage) => {
-      // The app's request object is Object.create(express.request).
-      prototypes.push(Object.getPrototypeOf(Object.getPrototypeOf(req)) === express.request);
+      // The app's request object stands where Object.create(express.request) stood.
+      prototypes.push(Object.getPrototypeOf(Object.getPrototypeOf(req)) === express.request && req instanceof IncomingMessage);
     });
     await request(t.url).get('/health').expect(200);
     const polling = await request(t.url).get('/socket.io/?EIO=4&transport=polling').expect(200);
