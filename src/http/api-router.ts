@@ -2,10 +2,10 @@ import { Router, type RequestHandler } from 'express';
 import type { HttpDependencies } from './dependencies.js';
 import { createApiKeyAuth } from './middleware/api-key.js';
 import { createBearerIdentity, requireBearer } from './middleware/bearer.js';
+import { noRoute } from './middleware/error-handler.js';
 import { createJsonBodyReader } from './middleware/json-body.js';
 import { createHttpRateLimit } from './middleware/rate-limit.js';
 import { createSignatureCheck } from './middleware/signature.js';
-import { AppError } from '../errors.js';
 import { contextOf } from './request-context.js';
 import { SIGNED_ACCESS, type Access, type RouteDefinition } from './route-definition.js';
 
@@ -73,19 +73,21 @@ export function createApiRouter(routes: readonly MountedRoute[], deps: HttpDepen
   return {
     router,
     exactDispatch(before) {
-      const exact = new Map<string, RequestHandler>();
+      const exact = new Map<string, { path: string; run: RequestHandler }>();
       for (const [route, chain] of chains) {
         if (route.path.includes(':')) continue;
-        exact.set(`${route.method.toUpperCase()} ${route.path}`, compose([labelRoute(route.path), ...before, ...chain]));
+        exact.set(`${route.method.toUpperCase()} ${route.path}`, { path: route.path, run: compose([...before, ...chain]) });
       }
       return (req, res, next) => {
         const url = req.url;
         const query = url.indexOf('?');
-        const run = exact.get(`${req.method} ${query === -1 ? url : url.slice(0, query)}`);
-        if (run === undefined) return next();
+        const found = exact.get(`${req.method} ${query === -1 ? url : url.slice(0, query)}`);
+        if (found === undefined) return next();
+        // Express sets req.route on its own path; the access log's label comes from here.
+        contextOf(res).route = found.path;
         // The route's chain ends here: an error goes to the app's error handler, and a
         // chain that passes (next('route')) finds no other route for this method and path.
-        run(req, res, (err?: unknown) => next(err ?? new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}`)));
+        found.run(req, res, (err?: unknown) => next(err ?? noRoute(req)));
       };
     },
   };
@@ -99,13 +101,6 @@ export interface ApiRouter {
    * instead of walking the app's layers and the router's route list.
    */
   exactDispatch(before: readonly RequestHandler[]): RequestHandler;
-}
-
-function labelRoute(path: string): RequestHandler {
-  return (_req, res, next) => {
-    contextOf(res).route = path;
-    next();
-  };
 }
 
 /**

@@ -73,6 +73,9 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
+/** The error of a request no route answers. */
+export const noRoute = (req: Request) => new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}`);
+
 export const notFound: RequestHandler = (req) => {
-  throw new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}`);
+  throw noRoute(req);
 };
