@@ -239,7 +239,9 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (tenant_id, user_id) DO UPDATE SET total = total + excluded.total, unread = unread + excluded.unread
        RETURNING id, tenant_id, user_id, total`,
     ),
-    inboxDown: db.prepare<Inbox & { total: number; unread: number }>('UPDATE inboxes SET total = total - @total, unread = unread - @unread WHERE id = @inbox'),
+    inboxDown: db
+      .prepare<Inbox & { total: number; unread: number }, number>('UPDATE inboxes SET total = total - @total, unread = unread - @unread WHERE id = @inbox RETURNING total')
+      .pluck(),
     forgetEmptyInbox: db.prepare<Inbox>('DELETE FROM inboxes WHERE id = @inbox AND total <= 0'),
     idempotentResult: db
       .prepare<{ key: string; now: number }, string>('SELECT result FROM idempotency_keys WHERE key = @key AND expires_at > @now')
@@ -358,8 +360,9 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
 
   function countDown(s: Statements, inbox: number, total: number, unread: number): void {
     if (total === 0 && unread === 0) return;
-    s.inboxDown.run({ inbox, total, unread });
-    if (total > 0) s.forgetEmptyInbox.run({ inbox });
+    // Forgotten only once it holds nothing: an inbox that keeps rows costs one statement.
+    const left = s.inboxDown.get({ inbox, total, unread });
+    if (left !== undefined && left <= 0) s.forgetEmptyInbox.run({ inbox });
   }
 
   /** Counts deleted rows, and how many of them were unread. */
@@ -369,8 +372,7 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
    * For an inbox whose rows (expired ones included) outnumber the cap, right after an
    * append to it: drops its expired rows (looked for only when something stored can have
    * expired, see nothingExpired), then, while it still holds more than the cap, its oldest
-   * read notifications, then its oldest unread ones. The inbox keeps the rows just
-   * appended, so it never ends empty here and is never forgotten.
+   * read notifications, then its oldest unread ones.
    */
   function enforceRetention(s: Statements, inbox: number, rows: number, moment: Moment): { expired: number; overCap: number } {
     const gone = nothingExpired(moment)
@@ -379,8 +381,7 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
     const over = rows - gone.total - maxPerUser;
     const oldestRead = over > 0 ? s.evictOldestRead.run({ inbox, n: over }).changes : 0;
     const oldestUnread = over > oldestRead ? s.evictOldestUnread.run({ inbox, n: over - oldestRead }).changes : 0;
-    const total = gone.total + oldestRead + oldestUnread;
-    if (total > 0) s.inboxDown.run({ inbox, total, unread: gone.unread + oldestUnread });
+    countDown(s, inbox, gone.total + oldestRead + oldestUnread, gone.unread + oldestUnread);
     return { expired: gone.total, overCap: oldestRead + oldestUnread };
   }
 
