@@ -179,9 +179,9 @@ export function createInboxService(options: InboxServiceOptions): InboxService {
    * Sends the owner's sockets the events of a change followed by the exact unread count,
    * each socket in one write. The change is already durable, so a failing count must not
    * fail it (a retry would store or mark again): it is reported and left out, and the
-   * next change or connect sends the count again. The count is read after the change
-   * committed and sent before any other transaction can commit, so counts arrive in
-   * the order of the changes.
+   * next change or connect sends the count again. The count is read once the change is
+   * durable and sent in the same step, so it can already include changes committed just
+   * after (their own events and count follow): the last count a socket gets is current.
    */
   async function announce(owner: InboxOwner, events: [string, unknown][]): Promise<void> {
     const [count] = await countsOf([owner]);

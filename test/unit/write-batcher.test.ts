@@ -3,13 +3,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDurableDatabase } from '../../src/storage/sqlite/open-database.js';
+import { eventually } from '../support/eventually.js';
+import { openDurableDatabase, type DurableDatabase } from '../../src/storage/sqlite/open-database.js';
 import { createWriteBatcher, type WriteBatcher } from '../../src/storage/sqlite/write-batcher.js';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('the SQLite write batcher', () => {
   let dir: string;
+  let durable: DurableDatabase;
   let db: Database.Database;
   /** A second connection: it sees only what the first has committed. */
   let observer: Database.Database;
@@ -17,18 +19,19 @@ describe('the SQLite write batcher', () => {
   const insert = (name: string) => () => db.prepare('INSERT INTO items (name) VALUES (?)').run(name).changes;
   const committed = () => observer.prepare('SELECT name FROM items ORDER BY rowid').pluck().all() as string[];
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'write-batcher-'));
     const file = path.join(dir, 'test.sqlite');
-    db = openDurableDatabase(file, { cacheKiB: 1024, migrate: (opening) => opening.exec('CREATE TABLE items (name TEXT NOT NULL)') });
+    durable = await openDurableDatabase(file, { cacheKiB: 1024, migrate: (opening) => opening.exec('CREATE TABLE items (name TEXT NOT NULL)') });
+    db = durable.db;
     observer = new Database(file, { readonly: true });
-    batcher = createWriteBatcher(db, { maxWeight: 100, onStorageFailure: () => undefined, onSettled: () => undefined });
+    batcher = createWriteBatcher(durable, { maxWeight: 100, onStorageFailure: () => undefined, onSettled: () => undefined });
   });
 
   afterEach(async () => {
     await batcher.drain();
     observer.close();
-    db.close();
+    durable.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -47,17 +50,17 @@ describe('the SQLite write batcher', () => {
   });
 
   it('stops waiting for more after a few turns, however fast writes keep coming', async () => {
-    const first = batcher.write('first', insert('first'));
-    let firstDone = false;
-    void first.then(() => (firstDone = true));
+    // Committed, that is: visible to the other connection (acknowledged after its fdatasync).
+    const writes = [batcher.write('first', insert('first'))];
     let queuedBeforeFirstCommitted = 0;
-    for (let turn = 0; turn < 20 && !firstDone; turn += 1) {
-      void batcher.write(`w${turn}`, insert(`w${turn}`));
+    for (let turn = 0; turn < 20 && !committed().includes('first'); turn += 1) {
+      writes.push(batcher.write(`w${turn}`, insert(`w${turn}`)));
       queuedBeforeFirstCommitted += 1;
       await nextTurn();
     }
-    expect(firstDone).toBe(true);
+    expect(committed()).toContain('first');
     expect(queuedBeforeFirstCommitted).toBeLessThanOrEqual(5);
+    await Promise.all(writes);
   });
 
   it('undoes a throwing write alone, whether it is alone in its batch or not', async () => {
@@ -71,5 +74,91 @@ describe('the SQLite write batcher', () => {
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(committed()).toEqual(['kept 1', 'kept 2']);
     expect(batcher.writable).toBe(true);
+  });
+
+  /** Waits until the other connection sees exactly `names` committed. */
+  const seen = (...names: string[]) => eventually(async () => committed().join() === names.join(), `${names.join(', ')} committed`);
+
+  /** A batcher whose fdatasyncs wait for the test to let each one run (the real one). */
+  function gatedBatcher(failFirst?: Error) {
+    const gates: (() => void)[] = [];
+    let calls = 0;
+    const failures: unknown[] = [];
+    const gated = createWriteBatcher(
+      {
+        db,
+        sync: async () => {
+          calls += 1;
+          const call = calls;
+          await new Promise<void>((resolve) => gates.push(resolve));
+          if (call === 1 && failFirst) throw failFirst;
+          await durable.sync();
+        },
+      },
+      { maxWeight: 100, onStorageFailure: (err) => failures.push(err), onSettled: () => undefined },
+    );
+    const openGate = async () => {
+      await eventually(async () => gates.length > 0, 'an fdatasync is waiting');
+      gates.shift()!();
+    };
+    return { gated, openGate, failures, syncs: () => calls };
+  }
+
+  it('settles a write only after an fdatasync that began after its commit, and commits the next batches meanwhile', async () => {
+    const { gated, openGate, syncs } = gatedBatcher();
+    const settled: string[] = [];
+    const write = (name: string) => gated.write(name, insert(name)).then(() => settled.push(name));
+    const a = write('a');
+    await seen('a');
+    expect(syncs()).toBe(1);
+    // Committed while a's sync runs: visible to readers, not yet acknowledged.
+    const b = write('b');
+    const c = write('c');
+    await seen('a', 'b', 'c');
+    expect(settled).toEqual([]);
+    await openGate();
+    await a;
+    expect(settled).toEqual(['a']);
+    // One more fdatasync covers b and c together.
+    await openGate();
+    await Promise.all([b, c]);
+    expect(settled).toEqual(['a', 'b', 'c']);
+    expect(syncs()).toBe(2);
+    await gated.drain();
+  });
+
+  it('fails every write committed before a failed fdatasync was seen, with STORAGE_UNAVAILABLE, and is writable again once a write is durable', async () => {
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+    const { gated, openGate, failures } = gatedBatcher(eio);
+    const a = gated.write('store a', insert('a'));
+    await seen('a');
+    const b = gated.write('store b', insert('b'));
+    await seen('a', 'b');
+    await openGate();
+    const outcomes = await Promise.allSettled([a, b]);
+    expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as { code?: string }).code : o.status))).toEqual([
+      'STORAGE_UNAVAILABLE',
+      'STORAGE_UNAVAILABLE',
+    ]);
+    expect(failures).toEqual([eio]);
+    expect(gated.writable).toBe(false);
+    const c = gated.write('store c', insert('c'));
+    await openGate();
+    await c;
+    expect(gated.writable).toBe(true);
+  });
+
+  it('drains only once every committed write is durable', async () => {
+    const { gated, openGate } = gatedBatcher();
+    let drained = false;
+    const write = gated.write('a', insert('a'));
+    const drain = gated.drain().then(() => (drained = true));
+    await seen('a');
+    // The sentinel: a's own promise cannot settle before its sync, which the gate holds.
+    await nextTurn();
+    expect(drained).toBe(false);
+    await openGate();
+    await Promise.all([write, drain]);
+    expect(drained).toBe(true);
   });
 });

@@ -5,10 +5,13 @@ import { AppError } from '../../errors.js';
  * Result codes that say the storage under the database failed or is out of reach (disk
  * full, I/O error, read-only or missing file, another process holding the lock), as
  * opposed to a bug in a statement. Extended codes (`SQLITE_IOERR_FSYNC`) share the prefix.
+ * A failed system call of our own on the files (Node's errors with a `syscall`) is one too.
  */
 const STORAGE_CODES = ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CORRUPT', 'SQLITE_NOTADB'];
 
 export function isStorageFailure(err: unknown): boolean {
+  // A failed system call on the database's files (the WAL's fdatasync): EIO, ENOSPC, EROFS…
+  if (err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string') return true;
   if (!(err instanceof Database.SqliteError)) return false;
   return STORAGE_CODES.some((code) => err.code === code || err.code.startsWith(`${code}_`));
 }

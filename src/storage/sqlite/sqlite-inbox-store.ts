@@ -262,11 +262,13 @@ type Statements = ReturnType<typeof prepareStatements>;
  * chat store's append-only logs because an inbox is mutable (read, deleted, expired),
  * paged newest first and counted: an indexed table does all of it in place.
  *
- * Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync) when it
- * returns, and a SIGKILL at any moment leaves a database that opens with every committed
- * transaction. Writes are group-committed (write-batcher.ts): everything asked while a
- * batch gathers (until a turn of the event loop brings nothing more, at most 3 turns) is
- * one transaction, one fsync; `append` of 1,000 recipients is one.
+ * Durability: a write resolves once its transaction is on disk (an fdatasync of the WAL
+ * after the commit, off the event loop: open-database.ts), and a SIGKILL at any moment
+ * leaves a database that opens with every committed transaction. Writes are
+ * group-committed (write-batcher.ts): everything asked while a batch gathers (until a turn
+ * of the event loop brings nothing more, at most 3 turns) is one transaction; one
+ * fdatasync covers every transaction committed while the previous one ran; `append` of
+ * 1,000 recipients is one transaction.
  *
  * Unread counts: a per-inbox counter kept in the same transactions as the rows, minus the
  * inbox's expired unread rows not yet purged (index ranges over just those), so counts
@@ -413,8 +415,8 @@ export function createSqliteInboxStore(options: SqliteInboxStoreOptions): Sqlite
     isOpen: lifecycle.isOpen,
     purgeChunk: async () => {
       const deleted = await write('delete expired notifications', PURGE_CHUNK, purgeChunk);
-      // Synchronously after the commit, before the next transaction can run: appends
-      // committed since lowered the bounds and are in what this reads.
+      // Between two transactions (none spans an await): appends committed since the
+      // purge lowered the bounds and are in what this reads.
       const sql = lifecycle.statements();
       if (deleted > 0 && sql !== undefined) rereadBounds(sql);
       return deleted;

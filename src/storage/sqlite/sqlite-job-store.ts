@@ -78,10 +78,11 @@ type Statements = ReturnType<typeof prepareStatements>;
  * a job is a small mutable record, changed in place by its transitions and listed by
  * user, which an indexed table does directly.
  *
- * Durability: WAL with synchronous=FULL, so a commit has reached the disk (fsync) when it
- * returns, and a SIGKILL at any moment leaves a database that opens with every committed
- * transaction. Writes are group-committed (write-batcher.ts): every create and transition
- * asked while a batch gathers (up to 3 turns of the event loop) is one transaction and one fsync. A transition runs
+ * Durability: a write resolves once its transaction is on disk (an fdatasync of the WAL
+ * after the commit, off the event loop: open-database.ts), and a SIGKILL at any moment
+ * leaves a database that opens with every committed transaction. Writes are
+ * group-committed (write-batcher.ts): every create and transition asked while a batch
+ * gathers (up to 3 turns of the event loop) is one transaction. A transition runs
  * its state machine inside that transaction, on the row as stored, so two transitions of
  * one job can never both act on the same version.
  *

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { openDurableDatabase } from './open-database.js';
+import { openDurableDatabase, type DurableDatabase } from './open-database.js';
 import { createWriteBatcher, type WriteBatcher } from './write-batcher.js';
 
 export interface SqliteStoreLifecycleOptions<S> {
@@ -46,7 +46,7 @@ export interface SqliteStoreLifecycle<S> {
 export function createSqliteStoreLifecycle<S>(options: SqliteStoreLifecycleOptions<S>): SqliteStoreLifecycle<S> {
   const { file, logger, name } = options;
   let state: 'new' | 'open' | 'closing' | 'closed' = 'new';
-  let db: Database.Database | undefined;
+  let db: DurableDatabase | undefined;
   let sql: S | undefined;
   let batcher: WriteBatcher | undefined;
   let closing: Promise<void> | undefined;
@@ -56,8 +56,8 @@ export function createSqliteStoreLifecycle<S>(options: SqliteStoreLifecycleOptio
       if (state !== 'new') throw new Error(options.openedOnce);
       try {
         await mkdir(path.dirname(file), { recursive: true });
-        db = openDurableDatabase(file, { cacheKiB: options.cacheKiB, migrate: options.migrate });
-        sql = options.prepare(db);
+        db = await openDurableDatabase(file, { cacheKiB: options.cacheKiB, migrate: options.migrate });
+        sql = options.prepare(db.db);
       } catch (err) {
         state = 'closed';
         db?.close();

@@ -1,25 +1,36 @@
 import { performance } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
+import type { DurableDatabase } from './open-database.js';
 import { isStorageFailure, toStoreError } from './sqlite-errors.js';
 
 /**
  * Group commit for a better-sqlite3 connection: writes queued together run in ONE
- * transaction, committed with one fsync (WAL, synchronous=FULL), and each write's promise
- * settles only after that commit. In a batch of several, each write runs inside its own
- * savepoint, so a write that throws (a bug, or a caller's `answer` that cannot be stored)
- * is undone alone; a storage failure fails the whole transaction and every write in it.
+ * transaction, and each write's promise settles only once that transaction is durable.
+ * In a batch of several, each write runs inside its own savepoint, so a write that throws
+ * (a bug, or a caller's `answer` that cannot be stored) is undone alone; a storage failure
+ * fails the whole transaction and every write in it.
  *
- * Gathering: the commit's fsync blocks the event loop (about half a millisecond here), so
- * the fewer per write the better. A batch waits while writes keep arriving: it is taken
- * at the first turn of the event loop that added nothing to the queue, after at most
- * GATHER_TURNS turns. Requests that arrive in the same burst but in different reads of
- * the sockets then share one commit (with 10 clients pushing in a closed loop, batches of
- * 10 went from a third to nearly all of them); a lone write waits one idle turn.
+ * Durable, off the event loop: COMMIT only writes the WAL (synchronous=NORMAL, see
+ * open-database.ts); one fdatasync of the WAL on the thread pool then covers every
+ * transaction committed before it started. While it runs, the event loop keeps reading
+ * requests and committing the next batches, which the next fdatasync covers together. Before,
+ * the fsync ran inside COMMIT and held the event loop (0.5-1.2 ms here), so each batch's
+ * requests, and every other request, waited for the disk.
+ *
+ * Gathering: a batch waits while writes keep arriving: it is taken at the first turn of
+ * the event loop that added nothing to the queue, after at most GATHER_TURNS turns.
+ * Requests that arrive in the same burst but in different reads of the sockets then share
+ * one transaction, which writes each page they share to the WAL once; a lone write waits
+ * one idle turn.
  *
  * better-sqlite3 is synchronous, so a transaction blocks the event loop while it runs: a
  * batch takes writes until their weight (notifications written) reaches `maxWeight`, and
  * the rest wait for the next turn. A single write heavier than that still gets a
  * transaction of its own, because one call must be one atomic write.
+ *
+ * A failed fdatasync rejects every write committed before it was seen (the kernel may
+ * have dropped their pages) with the storage error, as a failed COMMIT does; their rows
+ * stay in the database, as a COMMIT whose own fsync failed could leave them.
  */
 /** Turns of the event loop a batch waits, at most, for more writes (see Gathering above). */
 const GATHER_TURNS = 3;
@@ -27,9 +38,9 @@ const GATHER_TURNS = 3;
 export interface WriteBatcher {
   /** Runs `run` in the next transaction; resolves with its value once committed. */
   write<T>(action: string, run: () => T, weight?: number): Promise<T>;
-  /** Resolves once every write queued so far has committed or failed. */
+  /** Resolves once every write queued so far is durable or failed. */
   drain(): Promise<void>;
-  /** False after a transaction failed on storage, until one that changed something commits. */
+  /** False after a transaction failed on storage, until one that changed something is durable. */
   readonly writable: boolean;
 }
 
@@ -37,6 +48,13 @@ export interface WriteBatcherOptions {
   maxWeight: number;
   onStorageFailure(err: unknown, writes: number): void;
   onSettled(seconds: number): void;
+}
+
+/** The writes of one committed transaction, waiting for the fdatasync that makes them durable. */
+interface Committed {
+  done: { write: QueuedWrite; value: unknown }[];
+  /** Whether the transaction changed anything (a write that succeeds says the storage works again). */
+  changed: boolean;
 }
 
 interface QueuedWrite {
@@ -48,7 +66,8 @@ interface QueuedWrite {
   reject(err: unknown): void;
 }
 
-export function createWriteBatcher(db: Database.Database, options: WriteBatcherOptions): WriteBatcher {
+export function createWriteBatcher(database: Pick<DurableDatabase, 'db' | 'sync'>, options: WriteBatcherOptions): WriteBatcher {
+  const db: Database.Database = database.db;
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
@@ -64,6 +83,9 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
   let waitedTurns = 0;
   let writable = true;
   let drainWaiters: (() => void)[] = [];
+  /** Transactions committed since the running fdatasync started; the next one covers them. */
+  let unsynced: Committed[] = [];
+  let syncing = false;
 
   const schedule = () => {
     if (scheduled) return;
@@ -122,7 +144,7 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
       if (batch.length === 1) done.push({ write: batch[0]!, value: batch[0]!.run() });
       else for (const write of batch) runInSavepoint(write);
       commit.run();
-      if ((totalChanges.get() as number) > before) writable = true;
+      unsynced.push({ done, changed: (totalChanges.get() as number) > before });
     } catch (err) {
       abandon();
       if (isStorageFailure(err)) {
@@ -132,7 +154,44 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
       for (const write of batch) if (!undoneAlone.has(write)) settle(write, { err: toStoreError(write.action, err) });
       return;
     }
-    for (const { write, value } of done) settle(write, { value });
+    startSync();
+  }
+
+  /** Starts an fdatasync for the transactions committed so far, unless one runs: its end starts the next. */
+  function startSync(): void {
+    if (syncing || unsynced.length === 0) return;
+    syncing = true;
+    const covered = unsynced;
+    unsynced = [];
+    database.sync().then(
+      () => {
+        if (covered.some((transaction) => transaction.changed)) writable = true;
+        for (const { done } of covered) for (const { write, value } of done) settle(write, { value });
+        syncDone();
+      },
+      (err: unknown) => {
+        // What was committed while it ran was written before the failure was seen: it fails too.
+        const failed = [...covered, ...unsynced];
+        unsynced = [];
+        writable = false;
+        options.onStorageFailure(err, failed.reduce((n, { done }) => n + done.length, 0));
+        for (const { done } of failed) for (const { write } of done) settle(write, { err: toStoreError(write.action, err) });
+        syncDone();
+      },
+    );
+  }
+
+  function syncDone(): void {
+    syncing = false;
+    startSync();
+    settleDrain();
+  }
+
+  function settleDrain(): void {
+    if (queue.length > 0 || scheduled || syncing || unsynced.length > 0) return;
+    const waiters = drainWaiters;
+    drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   function flush(): void {
@@ -151,9 +210,7 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
       schedule();
       return;
     }
-    const waiters = drainWaiters;
-    drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    settleDrain();
   }
 
   return {
@@ -164,7 +221,7 @@ export function createWriteBatcher(db: Database.Database, options: WriteBatcherO
       });
     },
     drain() {
-      if (queue.length === 0 && !scheduled) return Promise.resolve();
+      if (queue.length === 0 && !scheduled && !syncing && unsynced.length === 0) return Promise.resolve();
       return new Promise<void>((resolve) => drainWaiters.push(resolve));
     },
     get writable() {
