@@ -7,6 +7,10 @@
 #
 #   bash bench/instructions.sh [REQUESTS] [PATH] [BODY]
 #   bash bench/instructions.sh 1500 /api/push '{"userId":"p1","event":"bench:push","data":{"t":0}}'
+#   ID_REPLACEMENT=1 bash bench/instructions.sh 1500 /api/push '{"userId":"[<id>]","persist":true}'
+#
+# With ID_REPLACEMENT=1, autocannon puts a new random UUID in place of each [<id>] of the
+# body, so that every request reaches another user (e.g. another inbox).
 #
 # Each server runs under callgrind on its own loopback port (both at once: counts do not
 # depend on timing), takes 3,000 requests of warm-up from autocannon (10 connections), then
@@ -44,7 +48,7 @@ run() {
   # run is a background subshell: its own EXIT trap stops its server, whichever way it ends.
   trap 'kill "$pid" 2>/dev/null || true' EXIT
   for _ in $(seq 180); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 1; done
-  local load=(-c 10 -m POST -H content-type=application/json -H "x-api-key=$KEY" -b "$BODY" "http://127.0.0.1:$port$ROUTE")
+  local load=(-c 10 -m POST ${ID_REPLACEMENT:+-I} -H content-type=application/json -H "x-api-key=$KEY" -b "$BODY" "http://127.0.0.1:$port$ROUTE")
   "$AUTOCANNON" -a 3000 "${load[@]}" >/dev/null 2>&1
   HOST=127.0.0.1 callgrind_control -z "$pid" >/dev/null 2>&1
   "$AUTOCANNON" -j -a "$REQUESTS" "${load[@]}" >"$out/load.json" 2>/dev/null
