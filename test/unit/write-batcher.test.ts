@@ -82,6 +82,7 @@ describe('the SQLite write batcher', () => {
   /** A batcher whose fdatasyncs wait for the test to let each one run (the real one). */
   function gatedBatcher(failFirst?: Error) {
     const gates: (() => void)[] = [];
+    const gateAt: (() => void)[] = [];
     let calls = 0;
     const failures: unknown[] = [];
     const gated = createWriteBatcher(
@@ -90,7 +91,10 @@ describe('the SQLite write batcher', () => {
         sync: async () => {
           calls += 1;
           const call = calls;
-          await new Promise<void>((resolve) => gates.push(resolve));
+          await new Promise<void>((resolve) => {
+            gates.push(resolve);
+            gateAt.push(resolve);
+          });
           if (call === 1 && failFirst) throw failFirst;
           await durable.sync();
         },
@@ -101,7 +105,12 @@ describe('the SQLite write batcher', () => {
       await eventually(async () => gates.length > 0, 'an fdatasync is waiting');
       gates.shift()!();
     };
-    return { gated, openGate, failures, syncs: () => calls };
+    /** Lets the fdatasync started `n`-th (from 1) run, leaving the others waiting. */
+    const openGateOf = async (n: number) => {
+      await eventually(async () => calls >= n, `fdatasync ${n} started`);
+      gateAt[n - 1]!();
+    };
+    return { gated, openGate, openGateOf, failures, syncs: () => calls };
   }
 
   it('settles a write only after an fdatasync that began after its commit, and commits the next batches meanwhile', async () => {
@@ -134,6 +143,8 @@ describe('the SQLite write batcher', () => {
     await seen('a');
     const b = gated.write('store b', insert('b'));
     await seen('a', 'b');
+    // a's fdatasync fails; b's (started before that was seen) succeeds, and b fails all the same.
+    await openGate();
     await openGate();
     const outcomes = await Promise.allSettled([a, b]);
     expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as { code?: string }).code : o.status))).toEqual([
@@ -160,5 +171,27 @@ describe('the SQLite write batcher', () => {
     await openGate();
     await Promise.all([write, drain]);
     expect(drained).toBe(true);
+  });
+
+  it('runs the fdatasyncs of later batches meanwhile, and settles the batches in commit order', async () => {
+    const { gated, openGateOf, syncs } = gatedBatcher();
+    const settled: string[] = [];
+    const a = gated.write('a', insert('a')).then(() => settled.push('a'));
+    await seen('a');
+    const b = gated.write('b', insert('b')).then(() => settled.push('b'));
+    await seen('a', 'b');
+    // b's fdatasync started without waiting for a's, and ends first.
+    expect(syncs()).toBe(2);
+    await openGateOf(2);
+    // c commits turns of the event loop after b's fdatasync ended: had b not waited for a,
+    // it would have settled by then.
+    const c = gated.write('c', insert('c')).then(() => settled.push('c'));
+    await seen('a', 'b', 'c');
+    expect(settled).toEqual([]);
+    await openGateOf(1);
+    await Promise.all([a, b]);
+    await openGateOf(3);
+    await c;
+    expect(settled).toEqual(['a', 'b', 'c']);
   });
 });

@@ -266,9 +266,9 @@ type Statements = ReturnType<typeof prepareStatements>;
  * after the commit, off the event loop: open-database.ts), and a SIGKILL at any moment
  * leaves a database that opens with every committed transaction. Writes are
  * group-committed (write-batcher.ts): everything asked while a batch gathers (until a turn
- * of the event loop brings nothing more, at most 3 turns) is one transaction; one
- * fdatasync covers every transaction committed while the previous one ran; `append` of
- * 1,000 recipients is one transaction.
+ * of the event loop brings nothing more, at most 3 turns) is one transaction, made durable
+ * by an fdatasync that runs while the next ones commit; `append` of 1,000 recipients is
+ * one transaction.
  *
  * Unread counts: a per-inbox counter kept in the same transactions as the rows, minus the
  * inbox's expired unread rows not yet purged (index ranges over just those), so counts
