@@ -194,4 +194,23 @@ describe('the SQLite write batcher', () => {
     await c;
     expect(settled).toEqual(['a', 'b', 'c']);
   });
+
+  it('stays unwritable when a write committed before a storage failure becomes durable after it', async () => {
+    const { gated, openGate } = gatedBatcher();
+    const a = gated.write('store a', insert('a'));
+    await seen('a');
+    // The next transaction fails on storage (as a full disk makes COMMIT fail) while a's sync waits.
+    const full = gated.write('store full', () => {
+      throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
+    });
+    await expect(full).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(gated.writable).toBe(false);
+    await openGate();
+    await a;
+    expect(gated.writable).toBe(false);
+    const c = gated.write('store c', insert('c'));
+    await openGate();
+    await c;
+    expect(gated.writable).toBe(true);
+  });
 });

@@ -105,6 +105,8 @@ export function createWriteBatcher(database: Pick<DurableDatabase, 'db' | 'sync'
   /** Transactions numbered below this were committed before a failed fdatasync was seen: they fail. */
   let failedBefore = 0;
   let lastFailure: unknown;
+  /** Transactions numbered from this on were committed after the last storage failure: one that changed something makes the store writable again. */
+  let writableFrom = 0;
 
   const schedule = () => {
     if (scheduled) return;
@@ -168,6 +170,7 @@ export function createWriteBatcher(database: Pick<DurableDatabase, 'db' | 'sync'
       abandon();
       if (isStorageFailure(err)) {
         writable = false;
+        writableFrom = commits;
         options.onStorageFailure(err, batch.length);
       }
       for (const write of batch) if (!undoneAlone.has(write)) settle(write, { err: toStoreError(write.action, err) });
@@ -197,6 +200,7 @@ export function createWriteBatcher(database: Pick<DurableDatabase, 'db' | 'sync'
         // Every transaction committed before the failure was seen may have lost pages with
         // it: those still waiting for a sync fail now, those in a later sync when it ends.
         failedBefore = commits;
+        writableFrom = commits;
         covered.push(...unsynced);
         unsynced = [];
         writable = false;
@@ -205,14 +209,14 @@ export function createWriteBatcher(database: Pick<DurableDatabase, 'db' | 'sync'
       for (const transaction of covered) {
         const failed = failure !== undefined || transaction.number < failedBefore;
         const err = failure !== undefined ? failure.err : lastFailure;
-        if (!failed && transaction.changed) writable = true;
+        // Not one committed before a newer failure: its sync may end after that failure.
+        if (!failed && transaction.changed && transaction.number >= writableFrom) writable = true;
         for (const { write, value } of transaction.done) settle(write, failed ? { err: toStoreError(write.action, err) } : { value });
       }
       if (failure !== undefined) lastFailure = failure.err;
       startSync();
       settleDrain();
     });
-    startSync();
   }
 
   function settleDrain(): void {
