@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { expect, it } from 'vitest';
 import type { ServerToClientEvents } from '../../src/contracts/events.js';
-import { connectClient, emitWithAck, waitFor, type TestSocket } from '../support/client.js';
+import { connectClient, emitWithAck, openClient, waitFor, type TestSocket } from '../support/client.js';
 import { findPython, pythonSkipReason, runPythonClient } from '../support/python-client.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
@@ -119,7 +119,8 @@ it('a python-socketio client with one-parameter handlers receives every server e
     await emitWithAck(peer, 'typing', { sessionId: live.sessionId });
     await emitWithAck(peer, 'message_read', { sessionId: ready.sessionId, seq: 1 });
     // Python's message to this user was stored; delivering it now tells Python.
-    absent = await connectClient(t.url, { auth: { token: signToken({ userId: 'absent' }) } });
+    // Listening before it connects: the stored message can come in the same read as CONNECT.
+    absent = openClient(t.url, { auth: { token: signToken({ userId: 'absent' }) } });
     await waitFor(absent, 'new_message');
     await client.event('message_delivered');
     await request(t.url).post('/api/push').send({ userId: 'py', event: 'order:shipped', data: { orderId: 7 } }).expect(200);

@@ -4,12 +4,21 @@ import type { AppServer } from '../../src/realtime/socket-types.js';
 
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+/**
+ * Opens a real socket.io-client (websocket only) without waiting for it to connect: for
+ * what the server sends at connect, which can arrive in the same read as the CONNECT
+ * packet, before code awaiting `connectClient` could start listening.
+ */
+export function openClient(url: string, options: Partial<ManagerOptions & SocketOptions> = {}): TestSocket {
+  return io(url, { transports: ['websocket'], reconnection: false, forceNew: true, ...options });
+}
+
 /** Connects a real socket.io-client (websocket only) and resolves once connected. */
 export async function connectClient(
   url: string,
   options: Partial<ManagerOptions & SocketOptions> = {},
 ): Promise<TestSocket> {
-  const socket: TestSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, ...options });
+  const socket = openClient(url, options);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', (err) => reject(err));
