@@ -81,8 +81,9 @@ describe('the SQLite write batcher', () => {
 
   /** A batcher whose fdatasyncs wait for the test to let each one run (the real one). */
   function gatedBatcher(failFirst?: Error) {
+    /** The gate of each fdatasync, in the order they started; opened ones are left out of `openGate`. */
     const gates: (() => void)[] = [];
-    const gateAt: (() => void)[] = [];
+    const opened = new Set<number>();
     let calls = 0;
     const failures: unknown[] = [];
     const gated = createWriteBatcher(
@@ -91,24 +92,24 @@ describe('the SQLite write batcher', () => {
         sync: async () => {
           calls += 1;
           const call = calls;
-          await new Promise<void>((resolve) => {
-            gates.push(resolve);
-            gateAt.push(resolve);
-          });
+          await new Promise<void>((resolve) => gates.push(resolve));
           if (call === 1 && failFirst) throw failFirst;
           await durable.sync();
         },
       },
       { maxWeight: 100, onStorageFailure: (err) => failures.push(err), onSettled: () => undefined },
     );
-    const openGate = async () => {
-      await eventually(async () => gates.length > 0, 'an fdatasync is waiting');
-      gates.shift()!();
-    };
     /** Lets the fdatasync started `n`-th (from 1) run, leaving the others waiting. */
     const openGateOf = async (n: number) => {
-      await eventually(async () => calls >= n, `fdatasync ${n} started`);
-      gateAt[n - 1]!();
+      await eventually(async () => gates.length >= n, `fdatasync ${n} started`);
+      opened.add(n);
+      gates[n - 1]!();
+    };
+    /** Lets the oldest fdatasync not yet let run, run. */
+    const openGate = async () => {
+      let n = 1;
+      while (opened.has(n)) n += 1;
+      await openGateOf(n);
     };
     return { gated, openGate, openGateOf, failures, syncs: () => calls };
   }

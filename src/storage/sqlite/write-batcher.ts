@@ -46,7 +46,7 @@ const SYNCS_IN_FLIGHT = 4;
 const GATHER_TURNS = 3;
 
 export interface WriteBatcher {
-  /** Runs `run` in the next transaction; resolves with its value once committed. */
+  /** Runs `run` in the next transaction; resolves with its value once that is durable. */
   write<T>(action: string, run: () => T, weight?: number): Promise<T>;
   /** Resolves once every write queued so far is durable or failed. */
   drain(): Promise<void>;
@@ -102,9 +102,8 @@ export function createWriteBatcher(database: Pick<DurableDatabase, 'db' | 'sync'
   let settledInOrder: Promise<void> = Promise.resolve();
   /** Transactions committed so far; each gets the count before it as its number. */
   let commits = 0;
-  /** Transactions numbered below this were committed before a failed fdatasync was seen: they fail. */
-  let failedBefore = 0;
-  let lastFailure: unknown;
+  /** The last failed fdatasync: transactions numbered below `before` were committed before it was seen, and fail with `err`. */
+  let syncFailure: { before: number; err: unknown } | undefined;
   /** Transactions numbered from this on were committed after the last storage failure: one that changed something makes the store writable again. */
   let writableFrom = 0;
 
@@ -199,7 +198,7 @@ export function createWriteBatcher(database: Pick<DurableDatabase, 'db' | 'sync'
       if (failure !== undefined) {
         // Every transaction committed before the failure was seen may have lost pages with
         // it: those still waiting for a sync fail now, those in a later sync when it ends.
-        failedBefore = commits;
+        syncFailure = { before: commits, err: failure.err };
         writableFrom = commits;
         covered.push(...unsynced);
         unsynced = [];
@@ -207,20 +206,21 @@ export function createWriteBatcher(database: Pick<DurableDatabase, 'db' | 'sync'
         options.onStorageFailure(failure.err, covered.reduce((n, { done }) => n + done.length, 0));
       }
       for (const transaction of covered) {
-        const failed = failure !== undefined || transaction.number < failedBefore;
-        const err = failure !== undefined ? failure.err : lastFailure;
+        const failed = syncFailure !== undefined && transaction.number < syncFailure.before ? syncFailure : undefined;
         // Not one committed before a newer failure: its sync may end after that failure.
-        if (!failed && transaction.changed && transaction.number >= writableFrom) writable = true;
-        for (const { write, value } of transaction.done) settle(write, failed ? { err: toStoreError(write.action, err) } : { value });
+        if (failed === undefined && transaction.changed && transaction.number >= writableFrom) writable = true;
+        for (const { write, value } of transaction.done) settle(write, failed ? { err: toStoreError(write.action, failed.err) } : { value });
       }
-      if (failure !== undefined) lastFailure = failure.err;
       startSync();
       settleDrain();
     });
   }
 
+  /** Nothing queued, being gathered, or committed and not yet durable. */
+  const idle = () => queue.length === 0 && !scheduled && syncsInFlight === 0 && unsynced.length === 0;
+
   function settleDrain(): void {
-    if (queue.length > 0 || scheduled || syncsInFlight > 0 || unsynced.length > 0) return;
+    if (!idle()) return;
     const waiters = drainWaiters;
     drainWaiters = [];
     for (const resolve of waiters) resolve();
@@ -253,7 +253,7 @@ export function createWriteBatcher(database: Pick<DurableDatabase, 'db' | 'sync'
       });
     },
     drain() {
-      if (queue.length === 0 && !scheduled && syncsInFlight === 0 && unsynced.length === 0) return Promise.resolve();
+      if (idle()) return Promise.resolve();
       return new Promise<void>((resolve) => drainWaiters.push(resolve));
     },
     get writable() {
