@@ -53,9 +53,9 @@ export interface ChatStore {
    * handed to one of the user's sockets; `read` the last seq the user has read (read
    * implies delivered). Resolves with the session as updated, once it is stored.
    *
-   * `deferrable`: the change is visible at once but may reach storage up to about a
-   * second later, together with the session's other deferred changes (close() writes
-   * what is pending). For cursors whose loss in a crash only means a re-delivery, such as
+   * `deferrable`: the change is visible at once but may reach storage some seconds later
+   * (the file store: up to 5 s), together with the session's other deferred changes
+   * (close() writes what is pending), and a crash may lose it. For cursors whose loss in a crash only means a re-delivery, such as
    * a live delivery's: without it, every delivered message would rewrite session.json.
    */
   advanceCursor(

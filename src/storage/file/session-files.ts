@@ -102,12 +102,18 @@ export function createSessionFiles(root: string, logger: Logger): SessionFiles {
 /**
  * Keeps one session.json in step with the session's state in memory. Rewrites are atomic
  * and coalesced: one running, at most one more with the latest state. A deferrable change
- * waits up to `deferredWriteMs` to share a rewrite with the changes after it.
+ * waits up to `deferredWriteMs` to share a rewrite with the changes after it, and a
+ * rewrite that carries only deferrable changes leaves the directory unsynced (see
+ * writeFileAtomic): a power cut may undo it, never tear the file, and the next rewrite
+ * that must be durable syncs it with its own.
  */
 export interface SessionFileWriter {
   /** session.json gets the current state now, together with whatever was deferred. */
   writeNow(): Promise<null>;
-  /** session.json gets the current state within deferredWriteMs, one rewrite for all changes meanwhile. */
+  /**
+   * session.json gets the current state within deferredWriteMs, one rewrite for all
+   * changes meanwhile; durable only with the next writeNow (a power cut may undo it).
+   */
   writeSoon(): Promise<void>;
   /** Starts the deferred rewrite, if one waits, at once. */
   flushDeferred(): void;
@@ -133,23 +139,25 @@ export function createSessionFileWriter(options: {
   let behind = false;
   let deferred: { flush(): void; written: Promise<void> } | undefined;
 
-  const rewrites = createGroupCommitter(async (items: null[]): Promise<null[]> => {
+  /** Each rewrite asked for says whether it must be durable; one rewrite serves all that waited. */
+  const rewrites = createGroupCommitter(async (durable: boolean[]): Promise<boolean[]> => {
     if (options.isDeleted()) throw sessionNotFound();
     behind = false;
     try {
-      await writeFileAtomic(file, serializeSession(options.current()), logger);
+      await writeFileAtomic(file, serializeSession(options.current()), logger, { syncDirectory: durable.includes(true) });
     } catch (err) {
       behind = true;
       health.failed(err, { sessionId, file: SESSION_FILE });
       throw storageUnavailable('save the chat session', err);
     }
     health.written();
-    return items;
+    return durable;
   });
 
-  const writeNow = (): Promise<null> => {
+  const writeNow = async (): Promise<null> => {
     deferred?.flush();
-    return rewrites.submit(null);
+    await rewrites.submit(true);
+    return null;
   };
 
   return {
@@ -168,7 +176,7 @@ export function createSessionFileWriter(options: {
           clearTimeout(timer);
           deferred = undefined;
           if (options.isDeleted()) return resolve();
-          rewrites.submit(null).then(() => resolve(), reject);
+          rewrites.submit(false).then(() => resolve(), reject);
         };
       });
       const timer = setTimeout(flush, options.deferredWriteMs);
