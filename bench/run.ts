@@ -89,7 +89,6 @@ async function main(): Promise<number> {
   const maxSockets = Math.max(...scenarios.map((s) => s.sockets(opts)), opts.warmupConnections);
 
   log(`machine: ${machine.cpu} x ${machine.cores}, load ${machine.loadAverageAtStart.join(' ')}; run files in ${path.relative(ROOT, runDir)}`);
-  if (opts.callgrind) log('--callgrind: every "server CPU per X" below is THOUSANDS OF INSTRUCTIONS per X (callgrind, user space); throughput and latency are of servers ~50x slower');
   let clusterSetup: string | undefined;
   if (opts.nodes > 1) {
     const unavailable = await clusterServicesUnavailable();
@@ -125,7 +124,6 @@ async function main(): Promise<number> {
       label: opts.reuseServers ? `${target.id}-shared` : label,
       openFiles: (opts.reuseServers ? maxSockets : scenario.sockets(opts)) + 1024,
       extraEnv: opts.oursEnv,
-      callgrind: opts.callgrind,
       maxLifetimeMs: opts.reuseServers ? planMs + 300_000 : runBoundMs(scenario, opts),
     });
     if (opts.reuseServers) shared.set(target.id, server);
@@ -227,7 +225,7 @@ async function main(): Promise<number> {
   }
   // Server logs and chat files of a passing run are of no further use; profiles and snapshots are kept.
   const failed = records.filter((r) => r.error !== undefined);
-  if (failed.length === 0 && !opts.profile && !opts.heapSnapshot && !opts.callgrind) rmSync(runDir, { recursive: true, force: true });
+  if (failed.length === 0 && !opts.profile && !opts.heapSnapshot) rmSync(runDir, { recursive: true, force: true });
   else console.log(`run files kept in ${path.relative(process.cwd(), runDir)}`);
   if (failed.length > 0) console.error(`${failed.length} run(s) failed: ${failed.map((r) => `${r.scenario}/${r.server}#${r.rep}`).join(', ')}`);
   return failed.length > 0 ? 1 : 0;

@@ -61,8 +61,6 @@ export interface BenchOptions {
   /** Extra environment for ours (what-if experiments, e.g. UV_THREADPOOL_SIZE=16). */
   oursEnv: Record<string, string>;
   profile: boolean;
-  /** Servers under valgrind's callgrind; "server CPU" figures become thousands of instructions. */
-  callgrind: boolean;
   heapSnapshot: boolean;
   smoke: boolean;
   /** One server process per kind for every run (smoke checks only: runs are then not independent). */
@@ -111,7 +109,6 @@ export const DEFAULTS: BenchOptions = {
   oursEntry: undefined,
   oursEnv: {},
   profile: false,
-  callgrind: false,
   heapSnapshot: false,
   smoke: false,
   reuseServers: false,
@@ -206,11 +203,6 @@ alternating, and prints medians, ranges and ours/reference ratios.
   --ours-env KEY=VALUE    extra environment for ours; repeatable (e.g. UV_THREADPOOL_SIZE=16)
   --profile               CPU-profile each server's measured window; summaries in the run folder
                           (with --nodes: every node's profile, the first node's summarized)
-  --callgrind             run each server under valgrind's callgrind: every "server CPU per X"
-                          figure is then THOUSANDS OF INSTRUCTIONS per X (user space only,
-                          repeatable where timings are not); throughput and latency figures
-                          are meaningless (the server runs ~50x slower), so nothing is
-                          appended to RESULTS.md. Use a long --warmup (JIT) and --duration.
   --heap-snapshot         write a heap snapshot of each server at the memory scenario's peak
   --smoke                 tiny counts, 1 repetition, one server per kind, ours from source,
                           no RESULTS.md: proves every scenario runs (what npm test runs)
@@ -283,7 +275,6 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'ours-env': { type: 'string', multiple: true },
       'soak-full': { type: 'boolean' },
       profile: { type: 'boolean' },
-      callgrind: { type: 'boolean' },
       'heap-snapshot': { type: 'boolean' },
       smoke: { type: 'boolean' },
       'reuse-servers': { type: 'boolean' },
@@ -318,7 +309,6 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   if (values['soak-full'] === true) options.soakDuration = 600;
   if (values['reuse-servers'] === true) options.reuseServers = true;
   if (values.profile === true) options.profile = true;
-  if (values.callgrind === true) options.callgrind = true;
   if (values['heap-snapshot'] === true) options.heapSnapshot = true;
   if (typeof values.json === 'string') options.json = values.json;
   if (typeof values.results === 'string') options.results = values.results;
@@ -328,11 +318,6 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   if (options.scenarios.length === 0) throw new Error('--scenarios: nothing to run');
   if (options.batchSize < 1 || options.batchSize > 1000) throw new Error(`--batch-size: 1 to 1000 (what POST /api/batch takes), got ${options.batchSize}`);
   if (options.nodes > MAX_NODES) throw new Error(`--nodes: at most ${MAX_NODES}, got ${options.nodes}`);
-  if (options.callgrind) {
-    if (options.nodes > 1) throw new Error('--callgrind: one process per server only (no --nodes)');
-    // Its throughput figures are of servers slowed down ~50 times: never a result to keep.
-    options.append = false;
-  }
   if (options.nodes > 1) {
     if (typeof values.scenarios !== 'string') options.scenarios = [...CLUSTER_SCENARIO_IDS];
     const other = options.scenarios.filter((id) => !CLUSTER_SCENARIO_IDS.includes(id));

@@ -38,19 +38,17 @@ export function openFileLimit(): number {
 }
 
 /**
- * Spawns `node args…`, or `wrapper… node args…` (e.g. valgrind; it keeps the pid). When
- * the process needs more descriptors than the inherited soft limit, it is started through
- * `sh -c 'ulimit -n N; exec node …'` (the hard limit bounds N; a refusal is reported by
- * the shell and the child fails to connect its sockets).
+ * Spawns `node args…`. When the process needs more descriptors than the inherited soft
+ * limit, it is started through `sh -c 'ulimit -n N; exec node …'` (the hard limit bounds
+ * N; a refusal is reported by the shell and the child fails to connect its sockets).
  */
-export function spawnNode(args: string[], options: SpawnOptions & { openFiles?: number; wrapper?: readonly string[] }): ChildProcess {
+export function spawnNode(args: string[], options: SpawnOptions & { openFiles?: number }): ChildProcess {
   hookExit();
-  const { openFiles, wrapper = [], ...spawnOptions } = options;
-  const [command, ...commandArgs] = [...wrapper, process.execPath, ...args] as [string, ...string[]];
+  const { openFiles, ...spawnOptions } = options;
   const child =
     openFiles !== undefined && openFiles > openFileLimit()
-      ? spawn('/bin/sh', ['-c', `ulimit -n ${Math.ceil(openFiles)} && exec "$0" "$@"`, command, ...commandArgs], spawnOptions)
-      : spawn(command, commandArgs, spawnOptions);
+      ? spawn('/bin/sh', ['-c', `ulimit -n ${Math.ceil(openFiles)} && exec "$0" "$@"`, process.execPath, ...args], spawnOptions)
+      : spawn(process.execPath, args, spawnOptions);
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;

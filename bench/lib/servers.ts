@@ -1,4 +1,4 @@
-import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -202,29 +202,6 @@ export interface StartOptions {
   /** Descriptors the server may need (connections + margin). */
   openFiles: number;
   maxLifetimeMs: number;
-  /** Run the server under valgrind's callgrind: usage() then counts instructions (see startServer). */
-  callgrind?: boolean;
-}
-
-/**
- * Instructions a server under callgrind executed since its last dump: `callgrind_control
- * -d` writes the counters to a new part file (and zeroes them), whose `summary:` line is
- * read. vgdb finds the server by a pipe named after HOST and LOGNAME/USER, so it runs
- * with the server's environment (HOST=127.0.0.1, neither of the others).
- */
-function dumpInstructions(pid: number, outPrefix: string): number {
-  execFileSync('callgrind_control', ['-d', String(pid)], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1' }, stdio: 'ignore' });
-  const dir = path.dirname(outPrefix);
-  const stem = `${path.basename(outPrefix)}.${pid}.`;
-  const parts = readdirSync(dir)
-    .filter((name) => name.startsWith(stem))
-    .map((name) => Number(name.slice(stem.length)))
-    .filter(Number.isInteger);
-  if (parts.length === 0) throw new Error(`callgrind wrote no dump for ${pid}`);
-  const text = readFileSync(`${dir}/${stem}${Math.max(...parts)}`, 'utf8');
-  const summary = /^summary: (\d+)/m.exec(text);
-  if (summary === null) throw new Error(`no summary line in callgrind's dump of ${pid}`);
-  return Number(summary[1]);
 }
 
 /**
@@ -270,18 +247,14 @@ export async function startServer(kind: ServerKind, prepared: PreparedServers, o
     args.push(prepared.reference.entry);
   }
   const logFd = openSync(logFile, 'a');
-  const callgrindOut = options.callgrind ? path.join(options.runDir, `${options.label}.callgrind`) : undefined;
-  const wrapper = callgrindOut === undefined ? [] : ['valgrind', '--tool=callgrind', `--callgrind-out-file=${callgrindOut}.%p`];
   let child: ChildProcess;
   try {
-    child = spawnNode(args, { cwd: options.runDir, env, stdio: ['ignore', logFd, logFd, 'ipc'], openFiles: options.openFiles, wrapper });
+    child = spawnNode(args, { cwd: options.runDir, env, stdio: ['ignore', logFd, logFd, 'ipc'], openFiles: options.openFiles });
   } finally {
     closeSync(logFd);
   }
 
   let nextProbeId = 0;
-  /** Under callgrind: instructions counted since the first usage() reading. */
-  let instructions = 0;
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   child.on('message', (message: { probeId?: number; ok?: boolean; result?: unknown; error?: string }) => {
     const waiting = message.probeId !== undefined ? pending.get(message.probeId) : undefined;
@@ -305,8 +278,7 @@ export async function startServer(kind: ServerKind, prepared: PreparedServers, o
     });
 
   const url = `http://127.0.0.1:${port}`;
-  // Under valgrind Node starts about 50 times slower.
-  const deadline = Date.now() + (callgrindOut === undefined ? 30_000 : 300_000);
+  const deadline = Date.now() + 30_000;
   while ((await httpStatus(`${url}/health`)) !== 200) {
     if (exited !== undefined || Date.now() > deadline) {
       await stopChild(child, 1000);
@@ -323,20 +295,13 @@ export async function startServer(kind: ServerKind, prepared: PreparedServers, o
     pid: child.pid ?? -1,
     logFile,
     memory: () => probe<ProbeMemory>({ cmd: 'memory' }),
-    usage: async () => {
-      const reading = await probe<ProbeUsage>({ cmd: 'usage' });
-      if (callgrindOut === undefined) return { ...reading, processes: 1 };
-      // Counted as if one instruction were a nanosecond of CPU: "server CPU per X" in µs
-      // then reads as thousands of instructions per X.
-      instructions += dumpInstructions(child.pid ?? -1, callgrindOut);
-      return { ...reading, cpuUser: instructions / 1000, cpuSystem: 0, processes: 1 };
-    },
+    usage: async () => ({ ...(await probe<ProbeUsage>({ cmd: 'usage' })), processes: 1 }),
     heapSnapshot: async (file) => (await probe<{ path: string }>({ cmd: 'snapshot', path: file })).path,
     profileStart: async () => {
       await probe({ cmd: 'profile-start' });
     },
     profileStop: async (file) => (await probe<{ path: string }>({ cmd: 'profile-stop', path: file })).path,
-    // Ours drains for up to a second (it tells every socket); beyond 15 s (valgrind: 120 s) something is wrong.
-    stop: () => stopChild(child, callgrindOut === undefined ? 15_000 : 120_000),
+    // Ours drains for up to a second (it tells every socket); beyond 15 s something is wrong.
+    stop: () => stopChild(child, 15_000),
   };
 }
