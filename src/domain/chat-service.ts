@@ -216,7 +216,7 @@ export function createChatService(options: ChatServiceOptions) {
      * Records that a socket of `userId` was handed the session's messages up to `seq`, as
      * the node holding that socket sees it (see createDeliveryTracker). Neither awaited
      * nor written at once: a cursor update that is lost or late only means the message is
-     * offered again on the next connect, so one rewrite a second serves a busy session.
+     * offered again on the next connect, so one rewrite per few seconds serves a busy session.
      */
     handedOver(sessionId: string, userId: string, seq: number): void {
       store.advanceCursor(sessionId, userId, { delivered: seq }, { deferrable: true }).catch((err: unknown) =>
