@@ -55,8 +55,9 @@ export interface ChatStore {
    *
    * `deferrable`: the change is visible at once but may reach storage some seconds later
    * (the file store: up to 5 s), together with the session's other deferred changes
-   * (close() writes what is pending), and a crash may lose it. For cursors whose loss in a crash only means a re-delivery, such as
-   * a live delivery's: without it, every delivered message would rewrite session.json.
+   * (close() writes what is pending), and a crash may lose it. For cursors whose loss
+   * only means a re-delivery, such as a live delivery's: without it, every delivered
+   * message would rewrite session.json.
    */
   advanceCursor(
     sessionId: string,

@@ -57,6 +57,9 @@ interface Generation {
 
 type JournalItem = { kind: 'lines'; sessionId: string; lines: readonly Buffer[] } | { kind: 'rotate' };
 
+/** How often, by default, the journal moves to a new file and checkpoints the old one. */
+export const DEFAULT_CHECKPOINT_MS = 5000;
+
 export async function openChatJournal(options: {
   root: string;
   /** The first generation number to use: one above any journal replayed. */
@@ -72,7 +75,7 @@ export async function openChatJournal(options: {
   const { root, logger, health } = options;
   const maxBytes = options.maxBytes ?? 64 << 20;
   const maxSessions = options.maxSessions ?? 4096;
-  const checkpointMs = options.checkpointMs ?? 5000;
+  const checkpointMs = options.checkpointMs ?? DEFAULT_CHECKPOINT_MS;
 
   const openGeneration = async (number: number): Promise<Generation> => {
     const file = path.join(root, journalName(number));

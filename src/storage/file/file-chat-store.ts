@@ -6,7 +6,7 @@ import type { ChatMessage, ChatSession, ChatSessionSummary, ChatStore } from '..
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { advancedCursor, assertCursor, assertPage, byNewestActivity, cursorOf, newSessionRecord, withCursor } from '../../domain/chat-rules.js';
-import { openChatJournal, replayChatJournals, type ChatJournal } from './chat-journal.js';
+import { DEFAULT_CHECKPOINT_MS, openChatJournal, replayChatJournals, type ChatJournal } from './chat-journal.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { errnoCode, storageUnavailable } from './fs-errors.js';
 import { createHandlePool } from './handle-pool.js';
@@ -36,9 +36,9 @@ export interface FileChatStoreOptions {
   journal?: { maxBytes?: number; maxSessions?: number; checkpointMs?: number };
   /**
    * How long a deferrable cursor change (a live delivery's) may wait before session.json
-   * gets it. Default 5000 ms, the chat journal's checkpoint period: each rewrite of a
-   * session.json costs about 0.5 ms of CPU with its fsync, so at one a second a server with
-   * 1,000 busy sessions spent half a core on them (the durable benchmark's 100 sessions:
+   * gets it. Default: the chat journal's default checkpoint period (5 s). Each rewrite of
+   * a session.json costs about 0.85 ms of CPU with its fsyncs, so at one a second a server
+   * with 1,000 busy sessions spent most of a core on them (the durable benchmark's 100 sessions:
    * about 10 % of a message's CPU). A crash forgets at most this much delivery progress,
    * which only means those messages are offered again on the next connect.
    */
@@ -115,7 +115,7 @@ export function createFileChatStore(options: FileChatStoreOptions): ChatStore {
   const now = options.now ?? (() => new Date());
   const scanConcurrency = options.scanConcurrency ?? 64;
   const maxBatch = options.maxBatch ?? 512;
-  const deferredWriteMs = options.deferredWriteMs ?? 5000;
+  const deferredWriteMs = options.deferredWriteMs ?? DEFAULT_CHECKPOINT_MS;
 
   const health = createWriteHealth(logger, root);
   const files = createSessionFiles(root, logger);
